@@ -1,0 +1,181 @@
+//! mcpgen-codegen: the manifest model, its checks and the code generated
+//! for `#[mcpgen::tools]`.
+//!
+//! An ordinary library, so tests, a CLI or a `build.rs` can use it without
+//! rustc. The pipeline reads like a sentence:
+//! [`manifest::parse`] -> [`check::check`] -> [`bind::handlers`] +
+//! [`bind::bijection`] -> [`expand::Expansion::expand`].
+
+pub mod bind;
+pub mod check;
+pub mod ctxt;
+pub mod expand;
+pub mod manifest;
+pub mod model;
+
+use std::path::{Path, PathBuf};
+
+use proc_macro2::TokenStream;
+use syn::parse::{Parse, ParseStream};
+use syn::{ItemImpl, LitStr, Token};
+
+use crate::ctxt::Ctxt;
+use crate::expand::{Expansion, ManifestSource};
+use crate::model::Model;
+
+/// Where the macro runs: the directories a relative manifest path is
+/// resolved against.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// The crate root (`CARGO_MANIFEST_DIR`).
+    pub crate_dir: PathBuf,
+    /// The directory of the source file holding the attribute, when the
+    /// compiler can tell; tried when the path does not exist under the
+    /// crate root.
+    pub source_dir: Option<PathBuf>,
+}
+
+/// `manifest = "path"`.
+struct ToolsArgs {
+    manifest: LitStr,
+}
+
+impl Parse for ToolsArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Err(input.error(
+                "missing manifest path: write `#[mcpgen::tools(manifest = \"mcp-manifest.toml\")]`",
+            ));
+        }
+        let key: syn::Ident = input.parse()?;
+        if key != "manifest" {
+            return Err(syn::Error::new(
+                key.span(),
+                "unknown option; write `#[mcpgen::tools(manifest = \"mcp-manifest.toml\")]`",
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let manifest = input.parse()?;
+        input.parse::<Option<Token![,]>>()?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the manifest path"));
+        }
+        Ok(Self { manifest })
+    }
+}
+
+/// `#[mcpgen::tools(manifest = "...")]` on an impl block.
+pub fn tools(attr: TokenStream, item: TokenStream, env: &Env) -> TokenStream {
+    let args: ToolsArgs = match syn::parse2(attr) {
+        Ok(a) => a,
+        Err(e) => return with_item(e, item),
+    };
+    let item: ItemImpl = match syn::parse2(item.clone()) {
+        Ok(i) => i,
+        Err(_) => {
+            let e = syn::Error::new_spanned(
+                &args.manifest,
+                "`#[mcpgen::tools]` goes on an impl block: `impl Notes { #[tool] async fn .. }`",
+            );
+            return with_item(e, item);
+        }
+    };
+    let loaded = load(&args.manifest, env);
+    expand_with(item, loaded)
+}
+
+/// The manifest text and its source, or the error to report on the path.
+pub type Loaded = Result<(String, ManifestSource), syn::Error>;
+
+/// Read the manifest file named in the attribute.
+fn load(path: &LitStr, env: &Env) -> Loaded {
+    let written = path.value();
+    let relative = Path::new(&written);
+    if relative.is_absolute() {
+        return Err(syn::Error::new(
+            path.span(),
+            format!(
+                "the manifest path {written:?} is absolute; write it relative to the crate root, e.g. \"mcp-manifest.toml\""
+            ),
+        ));
+    }
+    let candidates = std::iter::once(env.crate_dir.join(relative))
+        .chain(env.source_dir.iter().map(|d| d.join(relative)));
+    for full in candidates {
+        if let Ok(text) = std::fs::read_to_string(&full) {
+            let label = relative
+                .file_name()
+                .map_or_else(|| written.clone(), |f| f.to_string_lossy().into_owned());
+            let source = ManifestSource {
+                label,
+                include_path: Some(full.to_string_lossy().into_owned()),
+                span: path.span(),
+            };
+            return Ok((text, source));
+        }
+    }
+    Err(syn::Error::new(
+        path.span(),
+        format!(
+            "cannot read the manifest {written:?} (looked in {}): the path is relative to the crate root",
+            env.crate_dir.display()
+        ),
+    ))
+}
+
+/// Check and expand an impl block against manifest text. Split out so tests
+/// can run it without a file.
+pub fn expand_with(mut item: ItemImpl, loaded: Loaded) -> TokenStream {
+    let cx = Ctxt::new();
+    let handlers = bind::handlers(&cx, &mut item);
+    let mut model: Option<(Model, ManifestSource)> = None;
+    match loaded {
+        Err(e) => cx.syn_error(e),
+        Ok((text, source)) => match manifest::parse(&text) {
+            Err(diags) => report(&cx, &diags, &source),
+            Ok(m) => {
+                let diags = check::check(&m);
+                report(&cx, &diags, &source);
+                model = Some((m, source));
+            }
+        },
+    }
+    if let Some((m, source)) = &model {
+        bind::bijection(
+            &cx,
+            m,
+            &handlers,
+            &source.label,
+            expand::impl_span(&item),
+        );
+    }
+    match (cx.check(), model) {
+        (Ok(()), Some((model, source))) => Expansion {
+            item: &item,
+            model: &model,
+            handlers: &handlers,
+            source: &source,
+        }
+        .expand(),
+        (Err(e), _) => {
+            let mut out = e.to_compile_error();
+            out.extend(expand::fallback(&item));
+            out
+        }
+        (Ok(()), None) => unreachable!("a failed manifest load always records an error"),
+    }
+}
+
+/// Manifest diagnostics are reported on the attribute's path literal, with
+/// `file:LINE:COL` in the message (rustc cannot point into a TOML file).
+fn report(cx: &Ctxt, diags: &[model::Diagnostic], source: &ManifestSource) {
+    for d in diags {
+        cx.error_at(source.span, d.render(&source.label));
+    }
+}
+
+fn with_item(err: syn::Error, item: TokenStream) -> TokenStream {
+    let mut out = err.to_compile_error();
+    out.extend(item);
+    out
+}

@@ -1,0 +1,428 @@
+//! Reading `mcp-manifest.toml` into a [`Model`], keeping every position so
+//! errors can say `mcp-manifest.toml:LINE:COL`.
+//!
+//! The document is parsed once with recovery, then each section and each
+//! entry is deserialized on its own, so one bad tool does not hide the
+//! mistakes in the next: every error in the file is reported in one pass.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::model::*;
+
+/// Parse manifest text into a model, or every mistake found.
+pub fn parse(text: &str) -> Result<Model, Vec<Diagnostic>> {
+    Reader::new(text).read()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    name: Spanned<String>,
+    title: Option<String>,
+    instructions: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResource {
+    uri: Spanned<String>,
+    authorization_servers: Spanned<Vec<Spanned<String>>>,
+    documentation: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScope {
+    description: Spanned<String>,
+    access: Spanned<RawAccess>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawAccess {
+    Read,
+    Write,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecord {
+    table: Spanned<String>,
+    id: Spanned<String>,
+    owner: Spanned<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawRuntime {
+    Local,
+    Test,
+    Preview,
+    Staging,
+    Production,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawData {
+    Local,
+    Test,
+    Staging,
+    Production,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    runtime: Spanned<RawRuntime>,
+    data: Spanned<RawData>,
+    writes: Option<Spanned<bool>>,
+    enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    tools: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAnnotations {
+    idempotent: Option<Spanned<bool>>,
+    destructive: Option<Spanned<bool>>,
+    open_world: Option<Spanned<bool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTool {
+    title: Option<String>,
+    description: Spanned<String>,
+    access: Spanned<RawAccess>,
+    scopes: Option<Spanned<Vec<Spanned<String>>>>,
+    public: Option<Spanned<bool>>,
+    records: Option<Spanned<String>>,
+    #[serde(default)]
+    annotations: RawAnnotations,
+}
+
+const SECTIONS: &[&str] = &[
+    "server",
+    "resource",
+    "scopes",
+    "records",
+    "environments",
+    "clients",
+    "tools",
+];
+
+struct Reader<'t> {
+    text: &'t str,
+    line_starts: Vec<usize>,
+    errors: Vec<Diagnostic>,
+}
+
+impl<'t> Reader<'t> {
+    fn new(text: &'t str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self {
+            text,
+            line_starts,
+            errors: Vec::new(),
+        }
+    }
+
+    fn loc(&self, offset: usize) -> Loc {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let start = self.line_starts[line - 1];
+        let col = self.text[start..offset].chars().count() + 1;
+        Loc {
+            line: line as u32,
+            col: col as u32,
+        }
+    }
+
+    fn located<T>(&self, s: Spanned<T>) -> Located<T> {
+        let loc = self.loc(s.span().start);
+        Located::new(s.into_inner(), loc)
+    }
+
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let loc = self.loc(span.start);
+        self.errors.push(Diagnostic::at(loc, message));
+    }
+
+    fn toml_error(&mut self, err: toml::de::Error, fallback: Range<usize>, context: &str) {
+        let span = err.span().unwrap_or(fallback);
+        let message = err.message().trim_end().replace('\n', " ");
+        self.error(span, format!("{context}{message}"));
+    }
+
+    /// Deserialize one value, recording the error with its position.
+    fn value<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        value: Spanned<DeValue<'t>>,
+        context: &str,
+    ) -> Option<T> {
+        let span = value.span();
+        match T::deserialize(value.into_deserializer()) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                self.toml_error(err, span, context);
+                None
+            }
+        }
+    }
+
+    /// A section that is a table of named entries, each deserialized alone.
+    fn entries<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        section: &str,
+        value: Spanned<DeValue<'t>>,
+    ) -> Vec<(Spanned<String>, Option<T>)> {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.error(
+                span,
+                format!("`{section}` must be a table: write `[{section}.<name>]` entries"),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, value) in table {
+            let key_span = key.span();
+            let name = key.into_inner().into_owned();
+            let context = format!("in [{section}.{}]: ", display_key(&name));
+            let parsed = self.value::<T>(value, &context);
+            out.push((Spanned::new(key_span, name), parsed));
+        }
+        out
+    }
+
+    fn read(mut self) -> Result<Model, Vec<Diagnostic>> {
+        let (root, parse_errors) = DeTable::parse_recoverable(self.text);
+        let syntax_failed = !parse_errors.is_empty();
+        for err in parse_errors {
+            self.toml_error(err, 0..0, "invalid TOML: ");
+        }
+        if syntax_failed {
+            return Err(self.errors);
+        }
+        let mut sections: BTreeMap<String, Spanned<DeValue<'t>>> = BTreeMap::new();
+        for (key, value) in root.into_inner() {
+            let name = key.get_ref().to_string();
+            if SECTIONS.contains(&name.as_str()) {
+                sections.insert(name, value);
+            } else {
+                self.error(
+                    key.span(),
+                    format!(
+                        "unknown section `{}`; the manifest has only {}",
+                        display_key(&name),
+                        SECTIONS
+                            .iter()
+                            .map(|s| format!("[{s}]"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+
+        let server = match sections.remove("server") {
+            Some(v) => self.value::<RawServer>(v, "in [server]: "),
+            None => {
+                self.error(
+                    0..0,
+                    "missing [server]: add `[server]` with `name = \"<your-server>\"`",
+                );
+                None
+            }
+        };
+        let resource = match sections.remove("resource") {
+            Some(v) => self.value::<RawResource>(v, "in [resource]: "),
+            None => {
+                self.error(
+                    0..0,
+                    "missing [resource]: add `[resource]` with `uri = \"http://127.0.0.1:8080/mcp\"` \
+                     and `authorization_servers = [\"https://auth.example.com\"]`",
+                );
+                None
+            }
+        };
+        let scopes = self.section::<RawScope>(&mut sections, "scopes");
+        let records = self.section::<RawRecord>(&mut sections, "records");
+        let environments = self.section::<RawEnvironment>(&mut sections, "environments");
+        let clients = self.section::<RawClient>(&mut sections, "clients");
+        let tools = self.section::<RawTool>(&mut sections, "tools");
+
+        let model = self.build(
+            server,
+            resource,
+            scopes,
+            records,
+            environments,
+            clients,
+            tools,
+        );
+        match model {
+            Some(model) if self.errors.is_empty() => Ok(model),
+            _ => Err(self.errors),
+        }
+    }
+
+    fn section<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        sections: &mut BTreeMap<String, Spanned<DeValue<'t>>>,
+        name: &str,
+    ) -> Vec<(Spanned<String>, Option<T>)> {
+        match sections.remove(name) {
+            Some(v) => self.entries(name, v),
+            None => Vec::new(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // one argument per manifest section
+    fn build(
+        &mut self,
+        server: Option<RawServer>,
+        resource: Option<RawResource>,
+        scopes: Vec<(Spanned<String>, Option<RawScope>)>,
+        records: Vec<(Spanned<String>, Option<RawRecord>)>,
+        environments: Vec<(Spanned<String>, Option<RawEnvironment>)>,
+        clients: Vec<(Spanned<String>, Option<RawClient>)>,
+        tools: Vec<(Spanned<String>, Option<RawTool>)>,
+    ) -> Option<Model> {
+        let server = server.map(|s| Server {
+            name: self.located(s.name),
+            title: s.title,
+            instructions: s.instructions,
+        });
+        let resource = resource.map(|r| {
+            let span = r.authorization_servers.span();
+            let servers = r
+                .authorization_servers
+                .into_inner()
+                .into_iter()
+                .map(|s| self.located(s))
+                .collect();
+            Resource {
+                uri: self.located(r.uri),
+                authorization_servers: Located::new(servers, self.loc(span.start)),
+                documentation: r.documentation.map(|d| self.located(d)),
+            }
+        });
+        let scopes = complete(scopes)
+            .map(|(name, s)| Scope {
+                name: self.located(name),
+                description: self.located(s.description),
+                access: self.located(s.access).map(access),
+            })
+            .collect::<Vec<_>>();
+        let records = complete(records)
+            .map(|(kind, r)| RecordRule {
+                kind: self.located(kind),
+                table: self.located(r.table),
+                id: self.located(r.id),
+                owner: self.located(r.owner),
+            })
+            .collect::<Vec<_>>();
+        let environments = complete(environments)
+            .map(|(name, e)| Environment {
+                name: self.located(name),
+                runtime: self.located(e.runtime).map(|r| match r {
+                    RawRuntime::Local => RuntimeKind::Local,
+                    RawRuntime::Test => RuntimeKind::Test,
+                    RawRuntime::Preview => RuntimeKind::Preview,
+                    RawRuntime::Staging => RuntimeKind::Staging,
+                    RawRuntime::Production => RuntimeKind::Production,
+                }),
+                data: self.located(e.data).map(|d| match d {
+                    RawData::Local => DataKind::Local,
+                    RawData::Test => DataKind::Test,
+                    RawData::Staging => DataKind::Staging,
+                    RawData::Production => DataKind::Production,
+                }),
+                writes: e.writes.map(|w| self.located(w)),
+                enabled: e.enabled.unwrap_or(true),
+            })
+            .collect::<Vec<_>>();
+        let clients = complete(clients)
+            .map(|(id, c)| Client {
+                client_id: self.located(id),
+                tools: c.tools.into_iter().map(|t| self.located(t)).collect(),
+            })
+            .collect::<Vec<_>>();
+        let tools = complete(tools)
+            .map(|(name, t)| Tool {
+                name: self.located(name),
+                title: t.title,
+                description: self.located(t.description),
+                access: self.located(t.access).map(access),
+                scopes: t.scopes.map(|s| {
+                    let loc = self.loc(s.span().start);
+                    let list = s.into_inner().into_iter().map(|s| self.located(s)).collect();
+                    Located::new(list, loc)
+                }),
+                public: t.public.map(|p| self.located(p)),
+                records: t.records.map(|r| self.located(r)),
+                annotations: ToolAnnotations {
+                    idempotent: t.annotations.idempotent.map(|v| self.located(v)),
+                    destructive: t.annotations.destructive.map(|v| self.located(v)),
+                    open_world: t.annotations.open_world.map(|v| self.located(v)),
+                },
+            })
+            .collect::<Vec<_>>();
+        Some(Model {
+            server: server?,
+            resource: resource?,
+            scopes,
+            records,
+            environments,
+            clients,
+            tools,
+        })
+    }
+}
+
+fn complete<T>(
+    entries: Vec<(Spanned<String>, Option<T>)>,
+) -> impl Iterator<Item = (Spanned<String>, T)> {
+    entries.into_iter().filter_map(|(k, v)| Some((k, v?)))
+}
+
+fn access(a: RawAccess) -> Access {
+    match a {
+        RawAccess::Read => Access::Read,
+        RawAccess::Write => Access::Write,
+    }
+}
+
+/// A key as it would be written in a table header.
+fn display_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+impl<T> Located<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Located<U> {
+        Located::new(f(self.value), self.loc)
+    }
+}

@@ -1,0 +1,36 @@
+//! mcpgen: the runtime for MCP servers generated from a declarative manifest.
+//!
+//! A product declares its tools, scopes, ownership rules and environments in
+//! `mcp-manifest.toml`, and writes one annotated impl block of async handlers:
+//!
+//! ```ignore
+//! #[mcpgen::tools(manifest = "mcp-manifest.toml")]
+//! impl Notes {
+//!     #[tool]
+//!     async fn search_owned_notes(&self, cx: ReadCx<'_>, input: Search) -> ToolResult<Found> { .. }
+//! }
+//! ```
+//!
+//! The macro checks the impl block against the manifest when the crate
+//! compiles and generates a [`Registry`]; this crate holds the types handlers
+//! name ([`ReadCx`], [`WriteCx`], [`Owned`], [`ToolResult`], [`ToolError`]) and
+//! the registry they are collected into.
+
+mod context;
+mod error;
+mod input;
+pub use input::BoxFuture;
+mod record;
+mod registry;
+pub mod spec;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use context::{Caller, Invocation, ReadCx, ToolContext, WriteCx};
+pub use error::{ToolError, ToolResult};
+pub use input::{NoArguments, ToolInput, ToolOutput};
+pub use mcpgen_macros::tools;
+pub use record::{Owned, Record};
+pub use registry::{CallError, Registry, RegistryError, Tool, ToolDef, Tools};
+pub use spec::Access;
