@@ -27,9 +27,19 @@ pub struct Handler {
     pub output_ty: Type,
 }
 
+/// The `#[tool]` methods of an impl block.
+#[derive(Debug, Clone, Default)]
+pub struct Handlers {
+    /// Methods whose signatures are acceptable.
+    pub ok: Vec<Handler>,
+    /// Tool names of `#[tool]` methods rejected for their signature: they
+    /// exist, so the manifest entry is not reported as lacking a handler.
+    pub rejected: Vec<String>,
+}
+
 /// Collect the `#[tool]` methods, removing the attribute, and check their
 /// signatures. Methods without `#[tool]` are left alone.
-pub fn handlers(cx: &Ctxt, item: &mut ItemImpl) -> Vec<Handler> {
+pub fn handlers(cx: &Ctxt, item: &mut ItemImpl) -> Handlers {
     if !item.generics.params.is_empty() {
         cx.error_spanned_by(
             &item.generics,
@@ -42,7 +52,7 @@ pub fn handlers(cx: &Ctxt, item: &mut ItemImpl) -> Vec<Handler> {
             "`#[mcpgen::tools]` goes on an inherent impl block (`impl Notes { .. }`), not a trait impl",
         );
     }
-    let mut out: Vec<Handler> = Vec::new();
+    let mut out = Handlers::default();
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else {
             continue;
@@ -57,24 +67,28 @@ pub fn handlers(cx: &Ctxt, item: &mut ItemImpl) -> Vec<Handler> {
             }
         });
         let Some(attr) = tool_attr else { continue };
-        if let Some(h) = handler(cx, &attr, method) {
-            if let Some(prev) = out.iter().find(|p| p.name == h.name) {
-                cx.error_at(
-                    h.name_span,
-                    format!(
-                        "two handlers for tool `{}` (the other is `{}`): each tool has exactly one handler",
-                        h.name, prev.fn_ident
-                    ),
-                );
-                continue;
+        match handler(cx, &attr, method) {
+            Ok(h) => {
+                if let Some(prev) = out.ok.iter().find(|p| p.name == h.name) {
+                    cx.error_at(
+                        h.name_span,
+                        format!(
+                            "tool `{}` already has a handler, the method `{}`: each tool has exactly one",
+                            h.name, prev.fn_ident
+                        ),
+                    );
+                    continue;
+                }
+                out.ok.push(h);
             }
-            out.push(h);
+            Err(name) => out.rejected.push(name),
         }
     }
     out
 }
 
-fn handler(cx: &Ctxt, attr: &syn::Attribute, method: &syn::ImplItemFn) -> Option<Handler> {
+/// A checked handler, or the tool name of a rejected one.
+fn handler(cx: &Ctxt, attr: &syn::Attribute, method: &syn::ImplItemFn) -> Result<Handler, String> {
     let sig = &method.sig;
     let mut name: Option<LitStr> = None;
     if !matches!(attr.meta, syn::Meta::Path(_)) {
@@ -83,7 +97,8 @@ fn handler(cx: &Ctxt, attr: &syn::Attribute, method: &syn::ImplItemFn) -> Option
                 name = Some(meta.value()?.parse()?);
                 Ok(())
             } else {
-                Err(meta.error("unknown `#[tool]` option; the only option is `name = \"tool.name\"`"))
+                Err(meta
+                    .error("unknown `#[tool]` option; the only option is `name = \"tool.name\"`"))
             }
         });
         if let Err(e) = parsed {
@@ -161,7 +176,7 @@ fn handler(cx: &Ctxt, attr: &syn::Attribute, method: &syn::ImplItemFn) -> Option
                     sig.ident
                 ),
             );
-            return None;
+            return Err(tool_name);
         }
     };
     for extra in typed.iter().skip(2) {
@@ -191,10 +206,13 @@ fn handler(cx: &Ctxt, attr: &syn::Attribute, method: &syn::ImplItemFn) -> Option
                     sig.ident
                 ),
             );
-            return None;
+            return Err(tool_name);
         }
     };
-    ok.then(|| Handler {
+    if !ok {
+        return Err(tool_name);
+    }
+    Ok(Handler {
         fn_ident: sig.ident.clone(),
         name: tool_name,
         name_span,
@@ -209,11 +227,11 @@ fn handler(cx: &Ctxt, attr: &syn::Attribute, method: &syn::ImplItemFn) -> Option
 pub fn bijection(
     cx: &Ctxt,
     model: &Model,
-    handlers: &[Handler],
+    handlers: &Handlers,
     manifest_file: &str,
     impl_span: Span,
 ) {
-    for h in handlers {
+    for h in &handlers.ok {
         if model.tool(&h.name).is_some() {
             continue;
         }
@@ -227,26 +245,39 @@ pub fn bijection(
             );
             continue;
         }
+        // A hint only: the access is enforced by type checks once declared.
+        let access = if last_segment_is(&h.cx_ty, "WriteCx") {
+            Access::Write
+        } else {
+            Access::Read
+        };
         cx.error_at(
             h.name_span,
             format!(
                 "handler `{name}` has no entry in {manifest_file}{hint}: declare it there, e.g.\n\n\
-                 [tools.{name}]\n\
+                 [tools.{key}]\n\
                  description = \"What it does, for the model\"\n\
-                 access = \"read\"\n\
+                 access = \"{access}\"\n\
                  scopes = [{scope}]\n",
                 name = h.name,
+                key = toml_key(&h.name),
+                access = access.as_str(),
                 hint = suggest(&h.name, model.tools.iter().map(|t| t.name.value.as_str())),
                 scope = model
                     .scopes
                     .iter()
-                    .find(|s| s.access.value == Access::Read)
-                    .map_or("\"<scope>\"".to_owned(), |s| format!("\"{}\"", s.name.value)),
+                    .find(|s| s.access.value == access)
+                    .map_or("\"<scope>\"".to_owned(), |s| format!(
+                        "\"{}\"",
+                        s.name.value
+                    )),
             ),
         );
     }
     for tool in &model.tools {
-        if handlers.iter().any(|h| h.name == tool.name.value) {
+        if handlers.ok.iter().any(|h| h.name == tool.name.value)
+            || handlers.rejected.contains(&tool.name.value)
+        {
             continue;
         }
         let cx_ty = match tool.access.value {
@@ -266,7 +297,7 @@ pub fn bijection(
                  {attr}\n    async fn {fn_name}(&self, cx: {cx_ty}, input: Input) -> ToolResult<Output> {{ .. }}\n",
                 loc = tool.name.loc,
                 name = tool.name.value,
-                hint = suggest(&tool.name.value, handlers.iter().map(|h| h.name.as_str())),
+                hint = suggest(&tool.name.value, handlers.ok.iter().map(|h| h.name.as_str())),
             ),
         );
     }
@@ -275,21 +306,7 @@ pub fn bijection(
 /// `ty` with every lifetime replaced by `'static`, for compile-time checks
 /// in const items (where elided lifetimes are not allowed).
 pub fn with_static_lifetimes(ty: &Type) -> Type {
-    struct Staticize;
-    impl VisitMut for Staticize {
-        fn visit_lifetime_mut(&mut self, l: &mut syn::Lifetime) {
-            *l = syn::Lifetime::new("'static", l.span());
-        }
-        fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
-            if r.lifetime.is_none() {
-                r.lifetime = Some(syn::Lifetime::new("'static", r.and_token.span()));
-            }
-            syn::visit_mut::visit_type_reference_mut(self, r);
-        }
-    }
-    let mut ty = ty.clone();
-    Staticize.visit_type_mut(&mut ty);
-    ty
+    with_lifetimes(ty, "'static")
 }
 
 /// A type as a person would write it, for messages.
@@ -308,4 +325,39 @@ pub fn type_to_string(ty: &Type) -> String {
         s.pop();
     }
     s
+}
+
+fn last_segment_is(ty: &Type, name: &str) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
+}
+
+/// A tool name as a TOML table key: bare when it can be, quoted otherwise.
+fn toml_key(name: &str) -> String {
+    if name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// `ty` with every lifetime replaced by `lifetime`.
+pub fn with_lifetimes(ty: &Type, lifetime: &str) -> Type {
+    struct Replace<'l>(&'l str);
+    impl VisitMut for Replace<'_> {
+        fn visit_lifetime_mut(&mut self, l: &mut syn::Lifetime) {
+            *l = syn::Lifetime::new(self.0, l.span());
+        }
+        fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
+            if r.lifetime.is_none() {
+                r.lifetime = Some(syn::Lifetime::new(self.0, r.and_token.span()));
+            }
+            syn::visit_mut::visit_type_reference_mut(self, r);
+        }
+    }
+    let mut ty = ty.clone();
+    Replace(lifetime).visit_type_mut(&mut ty);
+    ty
 }

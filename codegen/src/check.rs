@@ -297,7 +297,10 @@ fn tool(model: &Model, tool: &Tool, out: &mut Vec<Diagnostic>) {
                 "tool `{name}` names record kind `{}`, which [records] does not declare{}; \
                  declare `[records.{}]` with `table`, `id` and `owner`",
                 kind.value,
-                suggest(&kind.value, model.records.iter().map(|r| r.kind.value.as_str())),
+                suggest(
+                    &kind.value,
+                    model.records.iter().map(|r| r.kind.value.as_str())
+                ),
                 kind.value
             ),
         ));

@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemImpl, Type};
 
-use crate::bind::{Handler, type_to_string, with_static_lifetimes};
+use crate::bind::{Handler, type_to_string, with_lifetimes, with_static_lifetimes};
 use crate::model::*;
 
 /// Where the manifest came from, for messages and rebuild tracking.
@@ -41,17 +41,8 @@ impl Expansion<'_> {
         let self_ty = &item.self_ty;
         let include = self.include();
         let manifest = self.manifest_spec();
-        let mut tools: Vec<(&Tool, &Handler)> = self
-            .model
-            .tools
-            .iter()
-            .filter_map(|t| {
-                let h = self.handlers.iter().find(|h| h.name == t.name.value)?;
-                Some((t, h))
-            })
-            .collect();
-        tools.sort_by(|a, b| a.0.name.value.cmp(&b.0.name.value));
-        let checks = tools.iter().map(|(t, h)| self.checks(t, h));
+        let tools = self.pairs();
+        let checks = self.all_checks();
         let shims = tools.iter().map(|(_, h)| self.shim(h));
         let defs = tools.iter().map(|(t, h)| self.def(t, h));
         let count = tools.len();
@@ -61,7 +52,7 @@ impl Expansion<'_> {
 
             const _: () = {
                 #include
-                #(#checks)*
+                #checks
                 #(#shims)*
 
                 static __MCPGEN_MANIFEST: ::mcpgen::__private::ManifestSpec = #manifest;
@@ -79,6 +70,30 @@ impl Expansion<'_> {
 
             #tests
         }
+    }
+
+    /// Manifest tools joined to their handlers, sorted by tool name.
+    fn pairs(&self) -> Vec<(&Tool, &Handler)> {
+        let mut tools: Vec<(&Tool, &Handler)> = self
+            .model
+            .tools
+            .iter()
+            .filter_map(|t| {
+                let h = self.handlers.iter().find(|h| h.name == t.name.value)?;
+                Some((t, h))
+            })
+            .collect();
+        tools.sort_by(|a, b| a.0.name.value.cmp(&b.0.name.value));
+        tools
+    }
+
+    /// The compile-time type checks of every tool that has a handler. Also
+    /// emitted when other checks failed, so one build reports everything.
+    pub fn all_checks(&self) -> TokenStream {
+        self.pairs()
+            .iter()
+            .map(|(t, h)| self.checks(t, h))
+            .collect()
     }
 
     fn include(&self) -> TokenStream {
@@ -157,6 +172,10 @@ impl Expansion<'_> {
         let self_ty = &self.item.self_ty;
         let shim = Self::shim_ident(h);
         let method = &h.fn_ident;
+        let cx_ty = with_lifetimes(&h.cx_ty, "'a");
+        let cx = quote_spanned! {h.cx_ty.span()=>
+            let cx: #cx_ty = ::mcpgen::ToolContext::from_invocation(inv)?;
+        };
         let call = match &h.input_ty {
             Some(input) => {
                 let input = with_static_lifetimes(input);
@@ -181,7 +200,7 @@ impl Expansion<'_> {
                 ::core::result::Result<::mcpgen::__private::Value, ::mcpgen::ToolError>,
             > {
                 ::std::boxed::Box::pin(async move {
-                    let cx = ::mcpgen::ToolContext::from_invocation(inv)?;
+                    #cx
                     #call
                 })
             }
@@ -323,10 +342,11 @@ impl Expansion<'_> {
 /// What to emit when checks failed: the user's impl block unchanged (minus
 /// `#[tool]`), so the real errors are not buried under follow-on ones about
 /// a missing `Tools` impl.
-pub fn fallback(item: &ItemImpl) -> TokenStream {
+pub fn fallback(item: &ItemImpl, checks: TokenStream) -> TokenStream {
     let self_ty = &item.self_ty;
     quote! {
         #item
+        const _: () = { #checks };
         impl ::mcpgen::Tools for #self_ty {
             fn manifest() -> &'static ::mcpgen::__private::ManifestSpec {
                 ::core::unimplemented!("the #[mcpgen::tools] checks failed")

@@ -141,25 +141,22 @@ pub fn expand_with(mut item: ItemImpl, loaded: Loaded) -> TokenStream {
         },
     }
     if let Some((m, source)) = &model {
-        bind::bijection(
-            &cx,
-            m,
-            &handlers,
-            &source.label,
-            expand::impl_span(&item),
-        );
+        bind::bijection(&cx, m, &handlers, &source.label, expand::impl_span(&item));
     }
-    match (cx.check(), model) {
-        (Ok(()), Some((model, source))) => Expansion {
-            item: &item,
-            model: &model,
-            handlers: &handlers,
-            source: &source,
-        }
-        .expand(),
-        (Err(e), _) => {
+    let expansion = model.as_ref().map(|(model, source)| Expansion {
+        item: &item,
+        model,
+        handlers: &handlers.ok,
+        source,
+    });
+    match (cx.check(), expansion) {
+        (Ok(()), Some(expansion)) => expansion.expand(),
+        (Err(e), expansion) => {
+            // Still emit the type checks of the tools that do have handlers,
+            // so their mistakes show up in the same build.
+            let checks = expansion.map(|x| x.all_checks()).unwrap_or_default();
             let mut out = e.to_compile_error();
-            out.extend(expand::fallback(&item));
+            out.extend(expand::fallback(&item, checks));
             out
         }
         (Ok(()), None) => unreachable!("a failed manifest load always records an error"),

@@ -212,8 +212,25 @@ impl<'t> Reader<'t> {
     fn read(mut self) -> Result<Model, Vec<Diagnostic>> {
         let (root, parse_errors) = DeTable::parse_recoverable(self.text);
         let syntax_failed = !parse_errors.is_empty();
+        let mut previous = String::new();
         for err in parse_errors {
-            self.toml_error(err, 0..0, "invalid TOML: ");
+            // Recovery repeats one mistake on every following line of the
+            // same table (e.g. "duplicate key"): report it once.
+            if err.message() == previous {
+                continue;
+            }
+            previous = err.message().to_owned();
+            let hint = if previous.contains("duplicate key") {
+                " (each key, and each `[tools.<name>]` table, may appear only once)"
+            } else {
+                ""
+            };
+            let span = err.span().unwrap_or(0..0);
+            let message = format!(
+                "invalid TOML: {}{hint}",
+                previous.trim_end().replace('\n', " ")
+            );
+            self.error(span, message);
         }
         if syntax_failed {
             return Err(self.errors);
@@ -371,7 +388,11 @@ impl<'t> Reader<'t> {
                 access: self.located(t.access).map(access),
                 scopes: t.scopes.map(|s| {
                     let loc = self.loc(s.span().start);
-                    let list = s.into_inner().into_iter().map(|s| self.located(s)).collect();
+                    let list = s
+                        .into_inner()
+                        .into_iter()
+                        .map(|s| self.located(s))
+                        .collect();
                     Located::new(list, loc)
                 }),
                 public: t.public.map(|p| self.located(p)),

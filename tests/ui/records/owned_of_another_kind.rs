@@ -1,0 +1,34 @@
+#![allow(unused_imports, dead_code)]
+
+use mcpgen::{Owned, ReadCx, Record, ToolResult, WriteCx};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    pub text: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Item {
+    pub id: i64,
+    pub text: String,
+}
+
+impl Record for Item {
+    const KIND: &'static str = "item";
+    type Id = i64;
+}
+
+pub struct Items;
+
+#[mcpgen::tools(manifest = "owned_of_another_kind.toml")]
+impl Items {
+    #[tool]
+    async fn get_item(&self, _cx: ReadCx<'_>, item: Owned<Item>) -> ToolResult<Item> {
+        Ok(item.into_inner())
+    }
+}
+
+fn main() {}
