@@ -121,7 +121,7 @@ fn handler(cx: &Ctxt, attr: &syn::Attribute, method: &syn::ImplItemFn) -> Result
     let mut ok = true;
     if sig.asyncness.is_none() {
         cx.error_spanned_by(
-            &sig.fn_token,
+            sig.fn_token,
             format!("tool handler `{}` must be `async fn`", sig.ident),
         );
         ok = false;

@@ -294,7 +294,10 @@ impl<'t> Reader<'t> {
         );
         match model {
             Some(model) if self.errors.is_empty() => Ok(model),
-            _ => Err(self.errors),
+            _ => {
+                self.errors.sort_by_key(|d| d.loc);
+                Err(self.errors)
+            }
         }
     }
 

@@ -1,0 +1,204 @@
+//! Reading manifests: positions, every mistake in one pass, and the model.
+
+use mcpgen_codegen::check::{check, is_valid_tool_name};
+use mcpgen_codegen::manifest::parse;
+use mcpgen_codegen::model::{Access, DataKind, Loc, Model};
+
+const BASE: &str = r#"[server]
+name = "t"
+
+[resource]
+uri = "https://mcp.example.com/mcp"
+authorization_servers = ["https://auth.example.com"]
+
+[scopes]
+"a:read" = { description = "Read", access = "read" }
+"a:write" = { description = "Write", access = "write" }
+"#;
+
+fn model(extra: &str) -> Model {
+    parse(&format!("{BASE}{extra}")).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn problems(extra: &str) -> Vec<String> {
+    let text = format!("{BASE}{extra}");
+    match parse(&text) {
+        Err(diags) => diags.iter().map(|d| d.render("m.toml")).collect(),
+        Ok(m) => check(&m).iter().map(|d| d.render("m.toml")).collect(),
+    }
+}
+
+#[test]
+fn the_example_manifest_is_valid() {
+    let text = include_str!("../../mcp-manifest.toml");
+    let m = parse(text).expect("the example manifest parses");
+    assert_eq!(check(&m), vec![], "the example manifest passes every check");
+    let names: Vec<&str> = m.tools.iter().map(|t| t.name.value.as_str()).collect();
+    assert_eq!(
+        names,
+        ["create_text_note", "get_owned_note", "search_owned_notes"]
+    );
+    let preview = m
+        .environments
+        .iter()
+        .find(|e| e.name.value == "preview")
+        .expect("a preview environment");
+    assert_eq!(preview.data.value, DataKind::Production);
+    assert!(!preview.writes());
+}
+
+#[test]
+fn positions_are_lines_and_character_columns() {
+    let m = model(
+        "\n[tools.\"résumé\"]\ndescription = \"é\"\naccess = \"read\"\nscopes = [\"a:read\"]\n",
+    );
+    let tool = &m.tools[0];
+    assert_eq!(tool.name.loc, Loc { line: 12, col: 8 });
+    assert_eq!(tool.description.loc, Loc { line: 13, col: 15 });
+    assert_eq!(tool.access.value, Access::Read);
+    // The scope string's column is counted in characters, after `scopes = [`.
+    assert_eq!(
+        tool.scopes.as_ref().unwrap().value[0].loc,
+        Loc { line: 15, col: 11 }
+    );
+}
+
+#[test]
+fn every_structural_mistake_is_reported_in_one_pass() {
+    let got = problems(
+        r#"
+[tools.one]
+description = "One"
+access = "read"
+scop = ["a:read"]
+
+[tools.two]
+description = "Two"
+access = "sometimes"
+scopes = ["a:read"]
+
+[records.note]
+table = "notes"
+id = "id"
+
+[environments.local]
+runtime = "laptop"
+data = "local"
+"#,
+    );
+    assert_eq!(
+        got,
+        [
+            "m.toml:15:1: in [tools.one]: unknown field `scop`, expected one of `title`, `description`, `access`, `scopes`, `public`, `records`, `annotations`",
+            "m.toml:19:10: in [tools.two]: unknown variant `sometimes`, expected `read` or `write`",
+            "m.toml:22:1: in [records.note]: missing field `owner`",
+            "m.toml:27:11: in [environments.local]: unknown variant `laptop`, expected one of `local`, `test`, `preview`, `staging`, `production`",
+        ]
+    );
+}
+
+#[test]
+fn every_policy_mistake_is_reported_in_manifest_order() {
+    let got = problems(
+        r#"
+[clients]
+"c" = { tools = ["nope"] }
+
+[tools.open]
+description = "Open"
+access = "read"
+
+[tools.write_with_read]
+description = "W"
+access = "write"
+scopes = ["a:read", "a:read"]
+
+[tools.reader]
+description = " "
+access = "read"
+scopes = ["a:read"]
+annotations = { destructive = false }
+"#,
+    );
+    assert_eq!(
+        got,
+        [
+            "m.toml:13:18: client \"c\" allows tool `nope`, which the manifest does not declare (did you mean `open`?)",
+            "m.toml:15:8: tool `open` has no scope, so any caller could use it: add `scopes = [\"a:read\"]` to [tools.open], or `public = true` if it must be callable without a credential",
+            "m.toml:21:10: tool `write_with_read` writes, but every scope it requires only grants reading: add a write scope, e.g. `scopes = [\"a:write\"]`, or declare it `access = \"read\"` if it does not write",
+            "m.toml:22:21: tool `write_with_read` lists scope `a:read` twice",
+            "m.toml:25:15: tool `reader` has an empty description: say what it does, for the model that will call it",
+            "m.toml:28:31: tool `reader` is `access = \"read\"`, so it is read-only by definition: remove `destructive` from its annotations (it applies to write tools only)",
+        ]
+    );
+}
+
+#[test]
+fn resource_and_server_rules() {
+    let text = r#"[server]
+name = "has space"
+
+[resource]
+uri = "/mcp"
+authorization_servers = []
+"#;
+    let m = parse(text).expect("parses");
+    let got: Vec<String> = check(&m).iter().map(|d| d.render("m.toml")).collect();
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert!(got[0].starts_with("m.toml:2:8: server name \"has space\""));
+    assert!(got[1].starts_with("m.toml:5:7: resource uri \"/mcp\""));
+    assert!(got[2].starts_with("m.toml:6:25: `authorization_servers` is empty"));
+}
+
+#[test]
+fn missing_sections_and_syntax_errors_are_reported() {
+    let got: Vec<String> = parse("[tools.x\n")
+        .unwrap_err()
+        .iter()
+        .map(|d| d.render("m.toml"))
+        .collect();
+    assert_eq!(
+        got,
+        ["m.toml:1:9: invalid TOML: unclosed table, expected `]`"]
+    );
+
+    let got: Vec<String> = parse("")
+        .unwrap_err()
+        .iter()
+        .map(|d| d.render("m.toml"))
+        .collect();
+    assert_eq!(got.len(), 2);
+    assert!(got[0].starts_with("m.toml:1:1: missing [server]"));
+    assert!(got[1].starts_with("m.toml:1:1: missing [resource]"));
+}
+
+#[test]
+fn production_data_needs_an_explicit_write_decision() {
+    let undecided =
+        problems("\n[environments.preview]\nruntime = \"preview\"\ndata = \"production\"\n");
+    assert_eq!(undecided.len(), 1);
+    assert!(undecided[0].starts_with("m.toml:12:15: environment `preview` uses production data"));
+    let decided = model(
+        "\n[environments.preview]\nruntime = \"preview\"\ndata = \"production\"\nwrites = false\n",
+    );
+    assert!(check(&decided).is_empty());
+    assert!(!decided.environments[0].writes());
+    let local = model("\n[environments.dev]\nruntime = \"local\"\ndata = \"local\"\n");
+    assert!(
+        local.environments[0].writes(),
+        "local data may write by default"
+    );
+    assert!(local.environments[0].enabled);
+}
+
+#[test]
+fn tool_names_follow_the_mcp_rule() {
+    for ok in ["getUser", "DATA_EXPORT_v2", "admin.tools.list", "a-b", "x"] {
+        assert!(is_valid_tool_name(ok), "{ok}");
+    }
+    let long = "a".repeat(129);
+    for bad in ["", "has space", "comma,", "é", "slash/", long.as_str()] {
+        assert!(!is_valid_tool_name(bad), "{bad:?}");
+    }
+    assert!(is_valid_tool_name(&"a".repeat(128)));
+}
