@@ -1,51 +1,8 @@
 //! The headline rule, end to end: remove the scopes of any tool in the real
 //! `mcp-manifest.toml` and `cargo build` of the example app fails, naming
 //! the tool and the manifest line; put them back and it builds again.
-//!
-//! The workspace is copied to a scratch directory under `target/` and built
-//! by a real `cargo` (sharing a target directory so only the app rebuilds).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const COPIED: &[&str] = &[
-    "Cargo.toml",
-    "Cargo.lock",
-    "mcp-manifest.toml",
-    "macros",
-    "codegen",
-    "runtime",
-    "app",
-    "tests/support",
-];
-
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(from, to).unwrap();
-    }
-}
-
-fn build_app(workspace: &Path, target: &Path) -> (bool, String) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--offline", "--quiet", "-p", "notes-app"])
-        .current_dir(workspace)
-        .env("CARGO_TARGET_DIR", target)
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("cargo runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use mcpgen_tests::workspace::Scratch;
 
 /// `(tool name, 1-based line of its table header, line of its scopes key)`.
 fn tools_with_scopes(manifest: &str) -> Vec<(String, usize, usize)> {
@@ -70,16 +27,8 @@ fn tools_with_scopes(manifest: &str) -> Vec<(String, usize, usize)> {
 
 #[test]
 fn removing_any_tools_scopes_fails_the_build_and_restoring_them_fixes_it() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let scratch = root.join("target/scope-drill");
-    let workspace = scratch.join("workspace");
-    let _ = std::fs::remove_dir_all(&workspace);
-    for item in COPIED {
-        copy_tree(&root.join(item), &workspace.join(item));
-    }
-    let target = scratch.join("target");
-    let manifest_path = workspace.join("mcp-manifest.toml");
-    let original = std::fs::read_to_string(&manifest_path).unwrap();
+    let ws = Scratch::new("scope-drill");
+    let original = ws.read("mcp-manifest.toml");
     let tools = tools_with_scopes(&original);
     assert_eq!(tools.len(), 3, "every example tool has scopes: {tools:?}");
 
@@ -90,8 +39,8 @@ fn removing_any_tools_scopes_fails_the_build_and_restoring_them_fixes_it() {
             .filter(|(i, _)| i + 1 != *scopes_line)
             .map(|(_, l)| format!("{l}\n"))
             .collect();
-        std::fs::write(&manifest_path, stripped).unwrap();
-        let (ok, stderr) = build_app(&workspace, &target);
+        ws.write("mcp-manifest.toml", &stripped);
+        let (ok, stderr) = ws.cargo(&["build", "--quiet", "-p", "notes-app"]);
         assert!(!ok, "the app built with `{tool}` unscoped");
         let expected = format!("mcp-manifest.toml:{header}:8: tool `{tool}` has no scope");
         assert!(
@@ -100,7 +49,7 @@ fn removing_any_tools_scopes_fails_the_build_and_restoring_them_fixes_it() {
         );
     }
 
-    std::fs::write(&manifest_path, &original).unwrap();
-    let (ok, stderr) = build_app(&workspace, &target);
+    ws.write("mcp-manifest.toml", &original);
+    let (ok, stderr) = ws.cargo(&["build", "--quiet", "-p", "notes-app"]);
     assert!(ok, "restoring the scopes builds again:\n{stderr}");
 }

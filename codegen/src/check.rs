@@ -340,7 +340,7 @@ fn example_scope(model: &Model, access: Access) -> String {
 pub(crate) fn suggest<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>) -> String {
     candidates
         .map(|c| (distance(wrong, c), c))
-        .filter(|&(d, c)| d <= 2.max(c.len() / 3))
+        .filter(|&(d, c)| d <= 2.max(c.len() / 5))
         .min()
         .map(|(_, c)| format!(" (did you mean `{c}`?)"))
         .unwrap_or_default()
