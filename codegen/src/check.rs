@@ -238,6 +238,16 @@ fn tool(model: &Model, tool: &Tool, out: &mut Vec<Diagnostic>) {
             ),
         ));
     }
+    if public && let Some(kind) = &tool.records {
+        out.push(Diagnostic::at(
+            kind.loc,
+            format!(
+                "tool `{name}` is `public = true` but names record kind `{}`: an anonymous caller owns no records. \
+                 Remove `public = true` and add a scope, or remove `records`",
+                kind.value
+            ),
+        ));
+    }
     if !public && !has_scopes {
         let loc = scopes.map_or(at, |s| s.loc);
         out.push(Diagnostic::at(

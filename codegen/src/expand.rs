@@ -197,7 +197,7 @@ impl Expansion<'_> {
                 arguments: ::mcpgen::__private::Value,
             ) -> ::mcpgen::__private::BoxFuture<
                 'a,
-                ::core::result::Result<::mcpgen::__private::Value, ::mcpgen::ToolError>,
+                ::core::result::Result<::mcpgen::CallToolResult, ::mcpgen::ToolError>,
             > {
                 ::std::boxed::Box::pin(async move {
                     #cx

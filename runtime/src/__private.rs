@@ -9,6 +9,7 @@ pub use serde_json::Value;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
+use crate::content::{CallToolResult, IntoCallResult};
 use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::input::{ToolInput, ToolOutput};
@@ -39,16 +40,14 @@ pub fn input_schema<T: ToolInput>() -> Schema {
     T::input_schema()
 }
 
-/// The output schema of a handler returning `R`.
-pub fn output_schema<R: ToolOutput>() -> Schema {
-    root_schema::<R::Output>(false)
+/// The output schema of a handler returning `R`, if it has one.
+pub fn output_schema<R: ToolOutput>() -> Option<Schema> {
+    <R::Output as IntoCallResult>::output_schema()
 }
 
-/// Serialize a handler's result.
-pub fn output<R: ToolOutput>(result: R) -> Result<Value, ToolError> {
-    let value = result.into_result()?;
-    serde_json::to_value(value)
-        .map_err(|_| ToolError::Internal("the tool's result could not be serialized".into()))
+/// Turn a handler's return value into the call result.
+pub fn output<R: ToolOutput>(result: R) -> Result<CallToolResult, ToolError> {
+    result.into_result()?.into_call_result()
 }
 
 /// Whether context `C` grants exactly `declared` access (compile-time check).

@@ -1,3 +1,7 @@
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
 use crate::error::ToolError;
 use crate::spec::Access;
 
@@ -9,7 +13,23 @@ pub struct Caller {
     client_id: Option<String>,
 }
 
+static ANONYMOUS: Caller = Caller::anonymous();
+
 impl Caller {
+    /// Nobody: the caller of a public tool that presented no credential.
+    pub const fn anonymous() -> Self {
+        Self {
+            subject: String::new(),
+            scopes: Vec::new(),
+            client_id: None,
+        }
+    }
+
+    /// Whether this is the anonymous caller of a public tool.
+    pub fn is_anonymous(&self) -> bool {
+        self.subject.is_empty()
+    }
+
     /// A caller with a subject, its granted scopes and an optional client id.
     pub fn new(
         subject: impl Into<String>,
@@ -53,25 +73,156 @@ impl Caller {
 /// the handler as a [`ReadCx`] or a [`WriteCx`].
 #[derive(Debug, Clone, Copy)]
 pub struct Invocation<'a> {
-    caller: &'a Caller,
+    caller: Option<&'a Caller>,
     access: Access,
+    notifier: Option<&'a Notifier>,
 }
 
 impl<'a> Invocation<'a> {
-    /// A call by `caller` of a tool declared with `access`.
-    pub fn new(caller: &'a Caller, access: Access) -> Self {
-        Self { caller, access }
+    /// A call by `caller` (`None`: anonymous, public tools only) of a tool
+    /// declared with `access`, streaming notifications to `notifier`.
+    pub fn new(caller: Option<&'a Caller>, access: Access, notifier: Option<&'a Notifier>) -> Self {
+        Self {
+            caller,
+            access,
+            notifier,
+        }
     }
 
-    /// The authenticated caller.
+    /// The authenticated caller, or the anonymous one.
     pub fn caller(&self) -> &'a Caller {
-        self.caller
+        self.caller.unwrap_or(&ANONYMOUS)
     }
 
     /// The access the called tool was declared with.
     pub fn access(&self) -> Access {
         self.access
     }
+}
+
+/// Log levels of `notifications/message` (RFC 5424 severities).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Debug detail.
+    Debug,
+    /// Informational.
+    Info,
+    /// Normal but significant.
+    Notice,
+    /// Warning.
+    Warning,
+    /// Error.
+    Error,
+    /// Critical.
+    Critical,
+    /// Action must be taken immediately.
+    Alert,
+    /// System is unusable.
+    Emergency,
+}
+
+impl LogLevel {
+    /// Parse the MCP spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "debug" => Self::Debug,
+            "info" => Self::Info,
+            "notice" => Self::Notice,
+            "warning" => Self::Warning,
+            "error" => Self::Error,
+            "critical" => Self::Critical,
+            "alert" => Self::Alert,
+            "emergency" => Self::Emergency,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a handler's progress and log notifications go while its request
+/// is open. Present only when the transport can deliver them (an SSE
+/// response, stdio) and the client asked for them.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    tx: mpsc::UnboundedSender<Value>,
+    progress_token: Option<Value>,
+    log_level: Option<LogLevel>,
+    logger: &'static str,
+}
+
+impl Notifier {
+    /// Notifications for one request.
+    pub(crate) fn new(
+        tx: mpsc::UnboundedSender<Value>,
+        progress_token: Option<Value>,
+        log_level: Option<LogLevel>,
+        logger: &'static str,
+    ) -> Self {
+        Self {
+            tx,
+            progress_token,
+            log_level,
+            logger,
+        }
+    }
+
+    fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let Some(token) = &self.progress_token else {
+            return;
+        };
+        let mut params = json!({"progressToken": token, "progress": progress});
+        if let Some(total) = total {
+            params["total"] = json!(total);
+        }
+        if let Some(message) = message {
+            params["message"] = json!(message);
+        }
+        // A closed receiver means the client went away: nothing to do.
+        let _ = self.tx.send(json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": params,
+        }));
+    }
+
+    fn log(&self, level: LogLevel, data: Value) {
+        match self.log_level {
+            Some(min) if level >= min => {
+                let _ = self.tx.send(json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/message",
+                    "params": {"level": level, "logger": self.logger, "data": data},
+                }));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What both contexts offer: the caller, progress and logging.
+macro_rules! common_context_methods {
+    () => {
+        /// The authenticated caller (the anonymous one for public tools).
+        pub fn caller(&self) -> &'a Caller {
+            self.inv.caller()
+        }
+
+        /// Report progress to the client, if it asked for progress
+        /// (`_meta.progressToken`). `progress` must increase from call to call.
+        pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+            if let Some(n) = self.inv.notifier {
+                n.progress(progress, total, message);
+            }
+        }
+
+        /// Send a log message to the client, if it asked for logs at this
+        /// level or above.
+        pub fn log(&self, level: LogLevel, data: impl Serialize) {
+            if let Some(n) = self.inv.notifier {
+                n.log(level, serde_json::to_value(data).unwrap_or(Value::Null));
+            }
+        }
+    };
 }
 
 /// The context a `read` tool's handler receives. It hands out read-only
@@ -82,10 +233,7 @@ pub struct ReadCx<'a> {
 }
 
 impl<'a> ReadCx<'a> {
-    /// The authenticated caller.
-    pub fn caller(&self) -> &'a Caller {
-        self.inv.caller
-    }
+    common_context_methods!();
 }
 
 /// The context a `write` tool's handler receives. It exists only for tools
@@ -96,10 +244,7 @@ pub struct WriteCx<'a> {
 }
 
 impl<'a> WriteCx<'a> {
-    /// The authenticated caller.
-    pub fn caller(&self) -> &'a Caller {
-        self.inv.caller
-    }
+    common_context_methods!();
 }
 
 /// The contexts a tool handler may take as its first argument after `&self`.

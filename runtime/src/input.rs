@@ -2,9 +2,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use schemars::{JsonSchema, Schema};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
+use crate::content::IntoCallResult;
 use crate::context::Invocation;
 use crate::error::ToolError;
 use crate::record::{Owned, Record};
@@ -90,20 +91,21 @@ struct OwnedArguments<Id> {
 #[serde(deny_unknown_fields)]
 pub struct NoArguments {}
 
-/// What a handler returns: `ToolResult<T>` with `T: Serialize + JsonSchema`.
+/// What a handler returns: `ToolResult<T>`, where `T` is structured
+/// (`Serialize + JsonSchema`) or [`crate::Content`].
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a tool's return type",
-    note = "tool handlers return `mcpgen::ToolResult<T>` where `T` derives `serde::Serialize` and `schemars::JsonSchema`"
+    note = "tool handlers return `mcpgen::ToolResult<T>` where `T` derives `serde::Serialize` and `schemars::JsonSchema`, or `mcpgen::ToolResult<mcpgen::Content>`"
 )]
 pub trait ToolOutput: Send {
-    /// The structured result type.
-    type Output: Serialize + JsonSchema;
+    /// The success type.
+    type Output: IntoCallResult;
 
-    /// Split into the structured result or the error.
+    /// Split into the success value or the error.
     fn into_result(self) -> Result<Self::Output, ToolError>;
 }
 
-impl<T: Serialize + JsonSchema + Send> ToolOutput for Result<T, ToolError> {
+impl<T: IntoCallResult> ToolOutput for Result<T, ToolError> {
     type Output = T;
 
     fn into_result(self) -> Result<T, ToolError> {

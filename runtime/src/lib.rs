@@ -16,9 +16,16 @@
 //! name ([`ReadCx`], [`WriteCx`], [`Owned`], [`ToolResult`], [`ToolError`]) and
 //! the registry they are collected into.
 
+pub mod cli;
+mod content;
 mod context;
+mod dispatch;
 mod error;
+pub mod http;
 mod input;
+pub mod protocol;
+mod server;
+pub mod stdio;
 pub use input::BoxFuture;
 mod record;
 mod registry;
@@ -27,10 +34,12 @@ pub mod spec;
 #[doc(hidden)]
 pub mod __private;
 
-pub use context::{Caller, Invocation, ReadCx, ToolContext, WriteCx};
+pub use content::{CallToolResult, Content, ContentBlock, EmbeddedResource, IntoCallResult};
+pub use context::{Caller, Invocation, LogLevel, Notifier, ReadCx, ToolContext, WriteCx};
 pub use error::{ToolError, ToolResult};
 pub use input::{NoArguments, ToolInput, ToolOutput};
 pub use mcpgen_macros::tools;
 pub use record::{Owned, Record};
-pub use registry::{CallError, Registry, RegistryError, Tool, ToolDef, Tools};
+pub use registry::{CallError, Permission, Registry, RegistryError, Tool, ToolDef, Tools};
+pub use server::{AuthError, Authenticator, McpServer, ServerOptions};
 pub use spec::Access;

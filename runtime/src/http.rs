@@ -1,0 +1,324 @@
+//! Streamable HTTP on axum: one POST endpoint, answered with JSON or, when
+//! the client asked for progress or logs, a per-request SSE stream.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::dispatch::{self, Incoming, Outcome, Reply, ToolCall};
+use crate::protocol::{RpcError, code};
+use crate::registry::Tools;
+use crate::server::{AuthError, McpServer, host_of};
+
+/// The axum router for `server`: the MCP endpoint, and the
+/// protected-resource metadata at its RFC 9728 locations.
+pub fn router<S: Tools>(server: Arc<McpServer<S>>) -> Router {
+    let path = server.endpoint.path.clone();
+    let metadata = server.endpoint.metadata_path();
+    let mut router = Router::new().route(
+        &path,
+        post(handle_post::<S>)
+            .get(method_not_allowed)
+            .delete(method_not_allowed),
+    );
+    router = router.route(&metadata, get(resource_metadata::<S>));
+    if metadata != "/.well-known/oauth-protected-resource" {
+        router = router.route(
+            "/.well-known/oauth-protected-resource",
+            get(resource_metadata::<S>),
+        );
+    }
+    router
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&server),
+            check_host_and_origin::<S>,
+        ))
+        .with_state(server)
+}
+
+fn json_response(status: u16, body: Option<&Value>, challenge: Option<&str>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match body {
+        Some(b) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            b.to_string(),
+        )
+            .into_response(),
+        None => status.into_response(),
+    };
+    if let Some(c) = challenge.and_then(|c| HeaderValue::from_str(c).ok()) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, c);
+    }
+    response
+}
+
+fn reply(r: &Reply) -> Response {
+    json_response(r.status, r.body.as_ref(), r.challenge.as_deref())
+}
+
+fn transport_error(status: u16, code: i64, message: &str) -> Response {
+    reply(&Reply::error(
+        &RpcError::new(code, status, message),
+        &Value::Null,
+    ))
+}
+
+/// DNS-rebinding defence: the `Host` must be loopback, the resource's own
+/// host, or allowlisted; an `Origin`, when present, likewise.
+async fn check_host_and_origin<S: Tools>(
+    State(server): State<Arc<McpServer<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let allowed_host = |host: &str| {
+        matches!(host, "localhost" | "127.0.0.1" | "::1")
+            || host == server.endpoint.host
+            || server
+                .options
+                .allowed_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(host))
+    };
+    let host_ok = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| allowed_host(&host_of(h)));
+    if !host_ok {
+        return transport_error(
+            403,
+            code::INVALID_REQUEST,
+            "forbidden: the Host header is not an allowed host of this server",
+        );
+    }
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let ok = origin.split_once("://").is_some_and(|(scheme, authority)| {
+            matches!(scheme, "http" | "https") && allowed_host(&host_of(authority))
+        }) || server
+            .options
+            .allowed_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin));
+        if !ok {
+            return transport_error(
+                403,
+                code::INVALID_REQUEST,
+                "forbidden: the Origin header is not an allowed origin of this server",
+            );
+        }
+    }
+    next.run(request).await
+}
+
+async fn method_not_allowed() -> Response {
+    let mut r = transport_error(
+        405,
+        code::INVALID_REQUEST,
+        "method not allowed: this stateless server answers POST only (no GET stream, no sessions to DELETE)",
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    r
+}
+
+async fn resource_metadata<S: Tools>(State(server): State<Arc<McpServer<S>>>) -> Response {
+    json_response(200, Some(&server.resource_metadata()), None)
+}
+
+/// Media types of an `Accept` header, lowercase, without parameters.
+fn accepts(headers: &HeaderMap) -> (bool, bool) {
+    let mut json = false;
+    let mut sse = false;
+    for value in headers.get_all(header::ACCEPT) {
+        for part in value.to_str().unwrap_or("").split(',') {
+            let media = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            match media.as_str() {
+                "*/*" => (json, sse) = (true, true),
+                "application/json" | "application/*" => json = true,
+                "text/event-stream" | "text/*" => sse = true,
+                _ => {}
+            }
+        }
+    }
+    (json, sse)
+}
+
+async fn handle_post<S: Tools>(
+    State(server): State<Arc<McpServer<S>>>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if content_type.as_deref() != Some("application/json") {
+        return transport_error(
+            415,
+            code::INVALID_REQUEST,
+            "unsupported media type: send the JSON-RPC message with Content-Type: application/json",
+        );
+    }
+    if accepts(headers) != (true, true) {
+        return transport_error(
+            406,
+            code::INVALID_REQUEST,
+            "not acceptable: the client must accept both application/json and text/event-stream",
+        );
+    }
+
+    // Credentials: only in the Authorization header, never in the URL.
+    if let Some(query) = parts.uri.query()
+        && query.split('&').any(|p| {
+            p.starts_with("access_token=") || p.starts_with("token=") || p.starts_with("key=")
+        })
+    {
+        let mut e = RpcError::new(
+            code::UNAUTHORIZED,
+            401,
+            "credentials in the URL are refused: send `Authorization: Bearer <token>`",
+        );
+        e.challenge = Some(format!(
+            "Bearer error=\"invalid_request\", error_description=\"send the token in the Authorization header\", resource_metadata=\"{}\"",
+            server.metadata_url()
+        ));
+        return reply(&Reply::error(&e, &Value::Null));
+    }
+    let caller = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t.trim())
+                .filter(|t| !t.is_empty());
+            let result = match token {
+                Some(t) => server.authenticate(t).await,
+                None => Err(AuthError::InvalidToken),
+            };
+            match result {
+                Ok(c) => Some(c),
+                Err(AuthError::InvalidToken) => {
+                    let mut e = RpcError::new(
+                        code::UNAUTHORIZED,
+                        401,
+                        "invalid credential: the bearer token or access key was not accepted",
+                    );
+                    e.challenge = Some(format!(
+                        "Bearer error=\"invalid_token\", error_description=\"the access token is invalid\", resource_metadata=\"{}\"",
+                        server.metadata_url()
+                    ));
+                    return reply(&Reply::error(&e, &Value::Null));
+                }
+                Err(AuthError::Unavailable) => {
+                    return transport_error(
+                        503,
+                        code::UNAVAILABLE,
+                        "service unavailable: credentials cannot be verified right now; retry shortly",
+                    );
+                }
+            }
+        }
+    };
+
+    let limit = server.options.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        transport_error(
+            413,
+            code::INVALID_REQUEST,
+            &format!("payload too large: the body exceeds {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => return too_large(),
+    };
+
+    let outcome = dispatch::prepare(
+        &server,
+        Incoming {
+            body: &bytes,
+            headers: Some(headers),
+            caller,
+        },
+    );
+    match outcome {
+        Outcome::Reply(r) => reply(&r),
+        Outcome::Call(call) if call.wants_notifications() => stream(call),
+        Outcome::Call(call) => reply(&call.run(None).await),
+    }
+}
+
+/// Answer a tool call as an SSE stream: its notifications as they happen,
+/// then the response. Dropping the stream (the client went away) drops the
+/// handler's future, which cancels the call.
+fn stream<S: Tools>(call: ToolCall<S>) -> Response {
+    let (tx, rx) = mpsc::unbounded_channel::<Value>();
+    let run = Box::pin(call.run(Some(tx)));
+    struct St<F> {
+        run: Option<F>,
+        rx: mpsc::UnboundedReceiver<Value>,
+    }
+    let events = futures_util::stream::unfold(St { run: Some(run), rx }, |mut st| async move {
+        let run = st.run.as_mut()?;
+        tokio::select! {
+            biased;
+            Some(n) = st.rx.recv() => Some((Ok::<_, Infallible>(event(&n)), st)),
+            done = run => {
+                let mut out = String::new();
+                while let Ok(n) = st.rx.try_recv() {
+                    out.push_str(&event(&n));
+                }
+                if let Some(body) = &done.body {
+                    out.push_str(&event(body));
+                }
+                st.run = None;
+                Some((Ok(out), st))
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(events));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+fn event(message: &Value) -> String {
+    format!("event: message\ndata: {message}\n\n")
+}

@@ -1,0 +1,231 @@
+//! The server: a registry, the app that implements it, and the options
+//! every transport shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::context::Caller;
+use crate::input::BoxFuture;
+use crate::registry::{Registry, RegistryError, Tools};
+
+/// Why a presented credential was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Malformed, expired, revoked, wrong audience or issuer, unknown key:
+    /// all look the same to the caller.
+    #[error("the access token is invalid")]
+    InvalidToken,
+    /// The credential could not be checked (e.g. the key store is down).
+    /// Fails closed.
+    #[error("credentials cannot be verified right now")]
+    Unavailable,
+}
+
+/// Turns a presented credential (a bearer token or an access key) into a
+/// [`Caller`]. The same authenticator serves HTTP and stdio.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Verify `credential`. Never log it.
+    fn authenticate<'a>(&'a self, credential: &'a str) -> BoxFuture<'a, Result<Caller, AuthError>>;
+}
+
+/// Settings shared by every transport.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The server's version, reported in `serverInfo`.
+    pub version: String,
+    /// Host names (without port) accepted in the `Host` header, besides
+    /// loopback and the manifest resource's host.
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`scheme://host[:port]`) accepted in the `Origin` header,
+    /// besides loopback ones and the manifest resource's origin.
+    pub allowed_origins: Vec<String>,
+    /// Largest accepted request body (HTTP) or line (stdio), in bytes.
+    pub max_body_bytes: usize,
+    /// How long a handler may run before the call fails.
+    pub call_timeout: Duration,
+    /// Tools per `tools/list` page.
+    pub page_size: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            call_timeout: Duration::from_secs(30),
+            page_size: 100,
+        }
+    }
+}
+
+/// An MCP server for the tools of `S`.
+pub struct McpServer<S: Tools> {
+    pub(crate) registry: Registry<S>,
+    pub(crate) app: S,
+    pub(crate) options: ServerOptions,
+    pub(crate) auth: Option<Arc<dyn Authenticator>>,
+    pub(crate) endpoint: Endpoint,
+}
+
+/// Facts derived from the manifest's `[resource] uri`.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    /// `http` or `https`.
+    pub(crate) scheme: String,
+    /// Host, lowercase, without port or brackets.
+    pub(crate) host: String,
+    /// `host[:port]` as written.
+    pub(crate) authority: String,
+    /// The MCP endpoint path, e.g. `/mcp`.
+    pub(crate) path: String,
+}
+
+impl Endpoint {
+    fn parse(uri: &str) -> Self {
+        let (scheme, rest) = uri.split_once("://").unwrap_or(("https", uri));
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let path = path.split(['?', '#']).next().unwrap_or("/");
+        Self {
+            scheme: scheme.to_ascii_lowercase(),
+            host: host_of(authority),
+            authority: authority.to_owned(),
+            path: if path.is_empty() {
+                "/".into()
+            } else {
+                path.to_owned()
+            },
+        }
+    }
+
+    /// Where the protected-resource metadata lives (RFC 9728 §3: the
+    /// well-known path inserted before the endpoint path).
+    pub(crate) fn metadata_path(&self) -> String {
+        let tail = self.path.trim_end_matches('/');
+        format!("/.well-known/oauth-protected-resource{tail}")
+    }
+
+    pub(crate) fn metadata_url(&self) -> String {
+        format!(
+            "{}://{}{}",
+            self.scheme,
+            self.authority,
+            self.metadata_path()
+        )
+    }
+}
+
+/// The host of `host[:port]` or `[v6]:port`, lowercase, without brackets.
+pub(crate) fn host_of(authority: &str) -> String {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                authority
+            }
+        })
+    };
+    host.to_ascii_lowercase()
+}
+
+impl<S: Tools> McpServer<S> {
+    /// Build the server: every schema is computed and compiled here, once.
+    pub fn new(app: S, options: ServerOptions) -> Result<Self, RegistryError> {
+        let registry = S::registry()?;
+        let endpoint = Endpoint::parse(S::manifest().resource.uri);
+        Ok(Self {
+            registry,
+            app,
+            options,
+            auth: None,
+            endpoint,
+        })
+    }
+
+    /// Verify credentials with `auth`. Without one, only public tools can
+    /// be called and every presented credential is refused.
+    pub fn with_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The registry being served.
+    pub fn registry(&self) -> &Registry<S> {
+        &self.registry
+    }
+
+    /// The app instance.
+    pub fn app(&self) -> &S {
+        &self.app
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ServerOptions {
+        &self.options
+    }
+
+    /// The MCP endpoint path, e.g. `/mcp`.
+    pub fn endpoint_path(&self) -> &str {
+        &self.endpoint.path
+    }
+
+    /// The URL of the protected-resource metadata document.
+    pub fn metadata_url(&self) -> String {
+        self.endpoint.metadata_url()
+    }
+
+    /// Verify a credential, failing closed when there is no authenticator.
+    pub(crate) async fn authenticate(&self, credential: &str) -> Result<Caller, AuthError> {
+        match &self.auth {
+            Some(a) => a.authenticate(credential).await,
+            None => Err(AuthError::InvalidToken),
+        }
+    }
+
+    /// The protected-resource metadata (RFC 9728) for this server.
+    pub fn resource_metadata(&self) -> serde_json::Value {
+        let m = S::manifest();
+        let mut doc = serde_json::json!({
+            "resource": m.resource.uri,
+            "authorization_servers": m.resource.authorization_servers,
+            "scopes_supported": m.scopes.iter().map(|s| s.name).collect::<Vec<_>>(),
+            "bearer_methods_supported": ["header"],
+            "resource_name": m.server.title.unwrap_or(m.server.name),
+        });
+        if let Some(d) = m.resource.documentation {
+            doc["resource_documentation"] = d.into();
+        }
+        doc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_and_metadata_paths() {
+        let e = Endpoint::parse("https://mcp.example.com/public/mcp");
+        assert_eq!(e.host, "mcp.example.com");
+        assert_eq!(e.path, "/public/mcp");
+        assert_eq!(
+            e.metadata_url(),
+            "https://mcp.example.com/.well-known/oauth-protected-resource/public/mcp"
+        );
+        let e = Endpoint::parse("http://127.0.0.1:8080/mcp");
+        assert_eq!(
+            (e.host.as_str(), e.authority.as_str()),
+            ("127.0.0.1", "127.0.0.1:8080")
+        );
+        assert_eq!(host_of("[::1]:3000"), "::1");
+        assert_eq!(host_of("LocalHost"), "localhost");
+    }
+}

@@ -1,0 +1,138 @@
+//! The stdio transport: newline-delimited JSON-RPC on stdin/stdout, the
+//! same dispatch, policy and audit as HTTP. Logs go to stderr.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::context::Caller;
+use crate::dispatch::{self, Incoming, Outcome, Reply};
+use crate::protocol::{RpcError, code};
+use crate::registry::Tools;
+use crate::server::McpServer;
+
+/// Serve `server` over `input`/`output` until `input` ends, as `caller`
+/// (the credential taken from the environment; `None` means only public
+/// tools). Requests run concurrently; each response is one line.
+pub async fn serve<S, R, W>(
+    server: Arc<McpServer<S>>,
+    caller: Option<Caller>,
+    input: R,
+    output: W,
+) -> std::io::Result<()>
+where
+    S: Tools,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Value>();
+    let writer = tokio::spawn(async move {
+        let mut output = output;
+        while let Some(message) = out_rx.recv().await {
+            let mut line = message.to_string();
+            line.push('\n');
+            output.write_all(line.as_bytes()).await?;
+            output.flush().await?;
+        }
+        Ok::<_, std::io::Error>(())
+    });
+
+    let limit = server.options.max_body_bytes;
+    let mut reader = BufReader::new(input);
+    let mut tasks = JoinSet::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let (n, overflow) = read_line_bounded(&mut reader, &mut line, limit).await?;
+        if n == 0 {
+            break;
+        }
+        if overflow {
+            let e = RpcError::new(
+                code::INVALID_REQUEST,
+                413,
+                format!("message too large: a line exceeds {limit} bytes"),
+            );
+            send(&out_tx, Reply::error(&e, &Value::Null));
+            continue;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let outcome = dispatch::prepare(
+            &server,
+            Incoming {
+                body: &line,
+                headers: None,
+                caller: caller.clone(),
+            },
+        );
+        match outcome {
+            Outcome::Reply(r) => send(&out_tx, r),
+            Outcome::Call(call) => {
+                let out = out_tx.clone();
+                tasks.spawn(async move {
+                    let (tx, mut rx) = mpsc::unbounded_channel();
+                    let forward = {
+                        let out = out.clone();
+                        async move {
+                            while let Some(n) = rx.recv().await {
+                                let _ = out.send(n);
+                            }
+                        }
+                    };
+                    let (reply, ()) = tokio::join!(call.run(Some(tx)), forward);
+                    send(&out, reply);
+                });
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    drop(out_tx);
+    writer.await.map_err(std::io::Error::other)?
+}
+
+fn send(out: &mpsc::UnboundedSender<Value>, reply: Reply) {
+    if let Some(body) = reply.body {
+        let _ = out.send(body);
+    }
+}
+
+/// Read one line into `buf` (without the newline), keeping at most `limit`
+/// bytes. Returns the bytes consumed (0 at end of input) and whether the
+/// line was longer than `limit` (its excess is discarded).
+async fn read_line_bounded<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<(usize, bool)> {
+    let mut consumed = 0;
+    let mut overflow = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok((consumed, overflow));
+        }
+        let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        if !overflow {
+            if buf.len() + chunk.len() > limit {
+                overflow = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        let used = found.unwrap_or(chunk.len());
+        reader.consume(used);
+        consumed += used;
+        if found.is_some() {
+            return Ok((consumed, overflow));
+        }
+    }
+}
