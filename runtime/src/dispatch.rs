@@ -74,7 +74,7 @@ pub(crate) enum Outcome<S: Tools> {
     /// Answer now.
     Reply(Reply),
     /// A permitted, validated tool call: run it (streaming or not).
-    Call(ToolCall<S>),
+    Call(Box<ToolCall<S>>),
 }
 
 /// Which revision a request is served under.
@@ -572,7 +572,7 @@ fn prepare_call<S: Tools>(
         // stateless server cannot remember: stream info and above.
         Era::Legacy => Some(LogLevel::Info),
     };
-    Ok(Outcome::Call(ToolCall {
+    Ok(Outcome::Call(Box::new(ToolCall {
         server: Arc::clone(server),
         index,
         msg: msg.clone(),
@@ -582,7 +582,7 @@ fn prepare_call<S: Tools>(
         progress_token,
         log_level,
         audit,
-    }))
+    })))
 }
 
 /// One audit record: every tools/call decision, as a structured event.

@@ -275,7 +275,7 @@ async fn handle_post<S: Tools>(
     );
     match outcome {
         Outcome::Reply(r) => reply(&r),
-        Outcome::Call(call) if call.wants_notifications() => stream(call),
+        Outcome::Call(call) if call.wants_notifications() => stream(*call),
         Outcome::Call(call) => reply(&call.run(None).await),
     }
 }

@@ -143,10 +143,12 @@ pub struct Rejected {
 }
 
 /// Parse one JSON-RPC message from bytes.
-pub fn parse(bytes: &[u8]) -> Result<Message, Rejected> {
-    let reject = |code, message: &str, id: Value| Rejected {
-        error: RpcError::new(code, 400, message),
-        id,
+pub fn parse(bytes: &[u8]) -> Result<Message, Box<Rejected>> {
+    let reject = |code, message: &str, id: Value| {
+        Box::new(Rejected {
+            error: RpcError::new(code, 400, message),
+            id,
+        })
     };
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         reject(
