@@ -2,6 +2,8 @@
 //! the client asked for progress or logs, a per-request SSE stream.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
@@ -275,22 +277,45 @@ async fn handle_post<S: Tools>(
     );
     match outcome {
         Outcome::Reply(r) => reply(&r),
-        Outcome::Call(call) if call.wants_notifications() => stream(*call),
+        Outcome::Call(call) if call.wants_notifications() => respond_streaming(*call).await,
         Outcome::Call(call) => reply(&call.run(None).await),
+    }
+}
+
+/// Run a call that may send notifications. If it finishes before sending
+/// any, answer with plain JSON; at its first notification, switch to an
+/// SSE stream (so the client sees progress as it happens).
+async fn respond_streaming<S: Tools>(call: ToolCall<S>) -> Response {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let mut run = Box::pin(call.run(Some(tx)));
+    tokio::select! {
+        biased;
+        Some(first) = rx.recv() => stream(run, rx, first),
+        done = &mut run => reply(&done),
     }
 }
 
 /// Answer a tool call as an SSE stream: its notifications as they happen,
 /// then the response. Dropping the stream (the client went away) drops the
 /// handler's future, which cancels the call.
-fn stream<S: Tools>(call: ToolCall<S>) -> Response {
-    let (tx, rx) = mpsc::unbounded_channel::<Value>();
-    let run = Box::pin(call.run(Some(tx)));
+fn stream<F>(run: Pin<Box<F>>, rx: mpsc::UnboundedReceiver<Value>, first: Value) -> Response
+where
+    F: Future<Output = Reply> + Send + 'static,
+{
     struct St<F> {
-        run: Option<F>,
+        first: Option<Value>,
+        run: Option<Pin<Box<F>>>,
         rx: mpsc::UnboundedReceiver<Value>,
     }
-    let events = futures_util::stream::unfold(St { run: Some(run), rx }, |mut st| async move {
+    let start = St {
+        first: Some(first),
+        run: Some(run),
+        rx,
+    };
+    let events = futures_util::stream::unfold(start, |mut st| async move {
+        if let Some(first) = st.first.take() {
+            return Some((Ok::<_, Infallible>(event(&first)), st));
+        }
         let run = st.run.as_mut()?;
         tokio::select! {
             biased;

@@ -1,0 +1,262 @@
+//! Real MCP clients nobody here wrote — the official conformance suite, MCP
+//! Inspector's CLI and the Python SDK — against the conformance fixture, a
+//! server mcpgen generated from its own manifest, over HTTP and stdio.
+//!
+//! The clients are installed on first use under `target/clients` (npm and
+//! PyPI). These tests fail, never skip, when that is impossible.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use mcpgen_tests::process::{HttpServer, clients};
+use serde_json::{Value, json};
+
+const FIXTURE: &str = env!("CARGO_BIN_EXE_mcpgen-conformance-fixture");
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_official_conformance_suite_passes() {
+    let c = clients();
+    let server = HttpServer::start(FIXTURE, &[]);
+    // The suite's DNS-rebinding scenario needs a loopback *name* in the URL.
+    let url = server.url.replace("127.0.0.1", "localhost");
+    let expected =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/expected-failures.yml");
+    let out = Command::new(&c.node)
+        .arg(&c.conformance)
+        .args([
+            "server",
+            "--url",
+            &url,
+            "--suite",
+            "all",
+            "--expected-failures",
+        ])
+        .arg(&expected)
+        .env("HOME", &c.home)
+        .output()
+        .expect("conformance runs");
+    let report = text(&out);
+    assert!(
+        out.status.success(),
+        "{report}\n--- server log\n{}",
+        server.log()
+    );
+    assert!(
+        report.contains("Baseline check passed: all failures are expected."),
+        "{report}"
+    );
+    for scenario in [
+        "server-initialize",
+        "ping",
+        "tools-list",
+        "tools-call-simple-text",
+        "tools-call-image",
+        "tools-call-audio",
+        "tools-call-embedded-resource",
+        "tools-call-mixed-content",
+        "tools-call-with-logging",
+        "tools-call-error",
+        "tools-call-with-progress",
+        "json-schema-2020-12",
+        "dns-rebinding-protection",
+        "logging-set-level",
+    ] {
+        let line = report
+            .lines()
+            .find(|l| l.contains(&format!(" {scenario}: ")))
+            .unwrap_or_else(|| panic!("{scenario} did not run:\n{report}"));
+        assert!(line.contains(", 0 failed"), "{line}");
+        assert!(!line.contains(" 0 passed"), "{line}");
+    }
+}
+
+fn inspector(args: &[&str]) -> Output {
+    let c = clients();
+    Command::new(&c.node)
+        .arg(&c.inspector)
+        .arg("--cli")
+        .args(args)
+        .env("HOME", &c.home)
+        .output()
+        .expect("inspector runs")
+}
+
+fn json_stdout(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+fn tool_names(list: &Value) -> Vec<String> {
+    let mut names: Vec<String> = list["tools"]
+        .as_array()
+        .expect("tools array")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every fixture tool but `echo_scoped`, which needs a scope.
+fn public_tools() -> Vec<String> {
+    let mut names: Vec<String> = [
+        "add_numbers",
+        "json_schema_2020_12_tool",
+        "test_audio_content",
+        "test_embedded_resource",
+        "test_error_handling",
+        "test_image_content",
+        "test_multiple_content_types",
+        "test_simple_text",
+        "test_tool_with_logging",
+        "test_tool_with_progress",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    names.sort();
+    names
+}
+
+fn inspector_session(target: &[&str]) {
+    let list = inspector(&[target, &["--method", "tools/list"]].concat());
+    assert!(list.status.success(), "{}", text(&list));
+    assert_eq!(tool_names(&json_stdout(&list)), public_tools());
+
+    let call = inspector(
+        &[
+            target,
+            &[
+                "--method",
+                "tools/call",
+                "--tool-name",
+                "add_numbers",
+                "--tool-arg",
+                "a=2",
+                "b=40",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(call.status.success(), "{}", text(&call));
+    let result = json_stdout(&call);
+    assert_eq!(result["structuredContent"], json!({"sum": 42}), "{result}");
+    assert_eq!(result["isError"], json!(false));
+
+    // Arguments the advertised schema refuses: a result with isError (exit 5).
+    let bad = inspector(
+        &[
+            target,
+            &[
+                "--method",
+                "tools/call",
+                "--tool-name",
+                "add_numbers",
+                "--tool-args-json",
+                r#"{"a":"two","b":1}"#,
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(bad.status.code(), Some(5), "{}", text(&bad));
+    let result = json_stdout(&bad);
+    assert!(
+        result["content"][0]["text"].as_str().is_some_and(|t| t
+            .contains("invalid arguments for tool `add_numbers`")
+            && t.contains("/a")),
+        "{result}"
+    );
+}
+
+#[test]
+fn inspector_lists_and_calls_tools_over_http() {
+    let server = HttpServer::start(FIXTURE, &[]);
+    inspector_session(&[&server.url, "--transport", "http"]);
+    // A tool that needs a scope is not listed for an anonymous caller, so
+    // Inspector (which lists before calling) does not find it.
+    let hidden = inspector(&[
+        &server.url,
+        "--transport",
+        "http",
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "echo_scoped",
+        "--tool-arg",
+        "text=hi",
+    ]);
+    assert_eq!(hidden.status.code(), Some(5), "{}", text(&hidden));
+    assert!(
+        String::from_utf8_lossy(&hidden.stderr).contains("tool_not_found"),
+        "{}",
+        text(&hidden)
+    );
+}
+
+#[test]
+fn inspector_lists_and_calls_tools_over_stdio() {
+    inspector_session(&[FIXTURE, "stdio"]);
+}
+
+fn python(args: &[&str]) -> Value {
+    let c = clients();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/mcp_client.py");
+    let out = Command::new(&c.python)
+        .arg(script)
+        .args(args)
+        .env("HOME", &c.home)
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", text(&out));
+    json_stdout(&out)
+}
+
+fn check_python_session(out: &Value, protocol: &str) {
+    assert_eq!(out["protocol"], json!(protocol), "{out}");
+    let listed: Vec<String> = serde_json::from_value(out["tools"].clone()).expect("names");
+    assert_eq!(listed, public_tools());
+    assert_eq!(out["add"]["structured"], json!({"sum": 5}));
+    assert_eq!(out["add"]["isError"], json!(false));
+    assert_eq!(out["add"]["text"], json!(r#"{"sum":5}"#));
+    assert_eq!(out["error_tool"]["isError"], json!(true));
+    assert_eq!(
+        out["error_tool"]["text"],
+        json!("This tool intentionally returns an error for testing")
+    );
+    assert_eq!(out["bad_args"]["isError"], json!(true));
+    assert!(
+        out["bad_args"]["text"].as_str().unwrap().contains("/a"),
+        "{out}"
+    );
+    assert_eq!(out["progress"], json!([0.0, 50.0, 100.0]), "{out}");
+    assert!(
+        out["scoped"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("authentication required")),
+        "{out}"
+    );
+}
+
+#[test]
+fn python_sdk_over_http_modern_and_legacy() {
+    let server = HttpServer::start(FIXTURE, &[]);
+    let modern = python(&["http", &server.url, "auto"]);
+    check_python_session(&modern, "2026-07-28");
+    let legacy = python(&["http", &server.url, "legacy"]);
+    check_python_session(&legacy, "2025-11-25");
+}
+
+#[test]
+fn python_sdk_over_stdio_modern_and_legacy() {
+    let modern = python(&["stdio", "auto", FIXTURE, "stdio"]);
+    check_python_session(&modern, "2026-07-28");
+    let legacy = python(&["stdio", "legacy", FIXTURE, "stdio"]);
+    check_python_session(&legacy, "2025-11-25");
+}
