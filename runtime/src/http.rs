@@ -248,23 +248,15 @@ async fn handle_post<S: Tools>(
     };
 
     let limit = server.options.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let too_large = || {
-        transport_error(
-            413,
-            code::INVALID_REQUEST,
-            &format!("payload too large: the body exceeds {limit} bytes"),
-        )
-    };
-    if declared.is_some_and(|n| n > limit) {
-        return too_large();
-    }
-    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+    let bytes = match read_body(body, limit).await {
         Ok(b) => b,
-        Err(_) => return too_large(),
+        Err(()) => {
+            return transport_error(
+                413,
+                code::INVALID_REQUEST,
+                &format!("payload too large: the body exceeds {limit} bytes"),
+            );
+        }
     };
 
     let outcome = dispatch::prepare(
@@ -279,6 +271,31 @@ async fn handle_post<S: Tools>(
         Outcome::Reply(r) => reply(&r),
         Outcome::Call(call) if call.wants_notifications() => respond_streaming(*call).await,
         Outcome::Call(call) => reply(&call.run(None).await),
+    }
+}
+
+/// Read at most `limit` bytes of body. A longer body is read on (and
+/// dropped) up to 8x the limit, so the client can finish sending and read
+/// the 413 instead of a reset connection; beyond that the connection is
+/// given up.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ()> {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ())?;
+        seen = seen.saturating_add(chunk.len());
+        if seen <= limit {
+            buf.extend_from_slice(&chunk);
+        } else if seen > limit.saturating_mul(8) {
+            return Err(());
+        }
+    }
+    if seen > limit {
+        Err(())
+    } else {
+        Ok(Bytes::from(buf))
     }
 }
 
