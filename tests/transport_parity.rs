@@ -1,0 +1,171 @@
+//! Transport parity: the same messages over Streamable HTTP and over a
+//! real stdio child process give the same answers — results, validation
+//! failures and denials alike — because both go through one dispatch.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use mcpgen_tests::process::HttpServer;
+use serde_json::{Value, json};
+
+const FIXTURE: &str = env!("CARGO_BIN_EXE_mcpgen-conformance-fixture");
+const MODERN: &str = "2026-07-28";
+
+fn legacy(id: u64, method: &str, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+fn modern(id: u64, method: &str, mut params: Value) -> Value {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "progressToken": id,
+    });
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// The conversation, as raw lines (one is not even JSON).
+fn script() -> Vec<String> {
+    let call = |name: &str, args: Value| json!({"name": name, "arguments": args});
+    [
+        legacy(1, "initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "parity", "version": "1"}})),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        legacy(2, "ping", json!({})),
+        legacy(3, "tools/list", json!({})),
+        legacy(4, "tools/call", call("add_numbers", json!({"a": 1, "b": 2}))),
+        legacy(5, "tools/call", call("add_numbers", json!({"a": "one", "b": 2}))),
+        legacy(6, "tools/call", call("echo_scoped", json!({"text": "hi"}))),
+        legacy(7, "tools/call", call("no_such_tool", json!({}))),
+        legacy(8, "tools/call", call("test_error_handling", json!({}))),
+        modern(9, "server/discover", json!({})),
+        modern(10, "tools/list", json!({})),
+        modern(11, "tools/call", call("add_numbers", json!({"a": 40, "b": 2}))),
+        modern(12, "tools/call", call("test_tool_with_progress", json!({}))),
+        modern(13, "resources/list", json!({})),
+        legacy(14, "tools/list", json!({"cursor": "bogus"})),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .chain(["{\"jsonrpc\": \"2.0\", \"id\": 15,".to_owned()])
+    .collect()
+}
+
+/// Every JSON-RPC message the server sent for one input line, in order
+/// (notifications first, then the response), over HTTP.
+async fn over_http(server: &HttpServer, line: &str) -> Vec<Value> {
+    let parsed: Option<Value> = serde_json::from_str(line).ok();
+    let mut req = reqwest::Client::new()
+        .post(&server.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if let Some(msg) = &parsed
+        && msg["params"]["_meta"].is_object()
+    {
+        req = req
+            .header("mcp-protocol-version", MODERN)
+            .header("mcp-method", msg["method"].as_str().unwrap());
+        if let Some(name) = msg["params"]["name"].as_str() {
+            req = req.header("mcp-name", name);
+        }
+    }
+    let res = req.body(line.to_owned()).send().await.expect("answered");
+    let sse = res
+        .headers()
+        .get("content-type")
+        .is_some_and(|c| c.to_str().unwrap().starts_with("text/event-stream"));
+    let body = res.text().await.expect("body");
+    if body.is_empty() {
+        Vec::new()
+    } else if sse {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).expect("event data is JSON"))
+            .collect()
+    } else {
+        vec![serde_json::from_str(&body).expect("JSON body")]
+    }
+}
+
+#[tokio::test]
+async fn http_and_stdio_answer_alike() {
+    let script = script();
+    let server = HttpServer::start(FIXTURE, &[]);
+    let mut http = Vec::new();
+    for line in &script {
+        http.push(over_http(&server, line).await);
+    }
+
+    // stdio: one line at a time, reading until the response to that line
+    // (notifications before it belong to it; a notification line gets none).
+    let mut child = Command::new(FIXTURE)
+        .arg("stdio")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("stdio child");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdio = Vec::new();
+    for line in &script {
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+        let is_notification = serde_json::from_str::<Value>(line)
+            .ok()
+            .is_some_and(|m| m.get("id").is_none());
+        let mut got = Vec::new();
+        while !is_notification {
+            let mut out = String::new();
+            assert!(
+                stdout.read_line(&mut out).unwrap() > 0,
+                "stdio closed early"
+            );
+            let msg: Value = serde_json::from_str(&out).expect("stdout carries only JSON-RPC");
+            let done = msg.get("id").is_some();
+            got.push(msg);
+            if done {
+                break;
+            }
+        }
+        stdio.push(got);
+    }
+    drop(stdin);
+    assert!(
+        child.wait().unwrap().success(),
+        "stdio exits cleanly at EOF"
+    );
+
+    assert_eq!(http.len(), stdio.len());
+    for ((line, h), s) in script.iter().zip(&http).zip(&stdio) {
+        assert_eq!(h, s, "different answers for {line}");
+    }
+    // And the answers are the right ones, not merely equal.
+    let last = |i: usize| http[i].last().cloned().unwrap_or(Value::Null);
+    assert!(http[1].is_empty(), "a notification gets no answer");
+    assert_eq!(last(4)["result"]["structuredContent"], json!({"sum": 3}));
+    assert_eq!(last(5)["result"]["isError"], json!(true));
+    assert_eq!(
+        last(6)["error"]["code"],
+        json!(-31401),
+        "the denial is the same on stdio"
+    );
+    assert_eq!(last(7)["error"]["code"], json!(-32602));
+    assert_eq!(last(8)["result"]["isError"], json!(true));
+    assert_eq!(last(9)["result"]["supportedVersions"][0], json!(MODERN));
+    assert_eq!(last(10)["result"]["cacheScope"], json!("private"));
+    assert_eq!(last(11)["result"]["resultType"], json!("complete"));
+    let progress: Vec<&Value> = http[12][..http[12].len() - 1].iter().collect();
+    assert_eq!(
+        progress.len(),
+        3,
+        "three progress notifications then the result"
+    );
+    assert!(
+        progress
+            .iter()
+            .all(|n| n["method"] == "notifications/progress" && n["params"]["progressToken"] == 12)
+    );
+    assert_eq!(last(13)["error"]["code"], json!(-32601));
+    assert_eq!(last(14)["error"]["code"], json!(-32602));
+    assert_eq!(last(15)["error"]["code"], json!(-32700));
+}
