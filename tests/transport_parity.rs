@@ -86,6 +86,29 @@ async fn over_http(server: &HttpServer, line: &str) -> Vec<Value> {
     }
 }
 
+/// `(tool, decision, reason)` of every audit event in a server log.
+fn audit(log: &str) -> Vec<(String, String, String)> {
+    let field = |line: &str, key: &str| {
+        let rest = line.split(&format!(" {key}=")).nth(1)?;
+        let value = if let Some(quoted) = rest.strip_prefix('"') {
+            quoted.split('"').next()?
+        } else {
+            rest.split(' ').next()?
+        };
+        Some(value.to_owned())
+    };
+    log.lines()
+        .filter(|l| l.contains("mcpgen::audit"))
+        .map(|l| {
+            (
+                field(l, "tool").unwrap_or_default(),
+                field(l, "decision").unwrap_or_default(),
+                field(l, "reason").unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn http_and_stdio_answer_alike() {
     let script = script();
@@ -101,9 +124,11 @@ async fn http_and_stdio_answer_alike() {
         .arg("stdio")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("stdio child");
+    let stderr = child.stderr.take().unwrap();
+    let stdio_log = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut stdio = Vec::new();

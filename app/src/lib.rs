@@ -40,6 +40,19 @@ pub struct Search {
     #[schemars(range(min = 1, max = 50))]
     #[serde(default = "default_limit")]
     pub limit: u32,
+    /// Which notes come first: `newest_first` (the default) or `oldest_first`.
+    #[serde(default)]
+    pub order: Order,
+}
+
+/// The order of search results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)] // variant docs would turn the schema's `enum` into `oneOf`
+pub enum Order {
+    #[default]
+    NewestFirst,
+    OldestFirst,
 }
 
 fn default_limit() -> u32 {
@@ -86,9 +99,11 @@ impl Notes {
     async fn search_owned_notes(&self, cx: ReadCx<'_>, input: Search) -> ToolResult<Found> {
         let query = input.query.to_lowercase();
         let notes = self.notes.lock().map_err(|_| internal())?;
-        let found = notes
-            .iter()
-            .rev()
+        let ordered: Box<dyn Iterator<Item = &(String, Note)>> = match input.order {
+            Order::NewestFirst => Box::new(notes.iter().rev()),
+            Order::OldestFirst => Box::new(notes.iter()),
+        };
+        let found = ordered
             .filter(|(owner, _)| owner == cx.caller().subject())
             .map(|(_, note)| note)
             .filter(|n| {
