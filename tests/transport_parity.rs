@@ -139,18 +139,17 @@ async fn http_and_stdio_answer_alike() {
             .ok()
             .is_some_and(|m| m.get("id").is_none());
         let mut got = Vec::new();
-        while !is_notification {
+        // A notification line gets no answer: read nothing for it.
+        let mut awaiting = !is_notification;
+        while awaiting {
             let mut out = String::new();
             assert!(
                 stdout.read_line(&mut out).unwrap() > 0,
                 "stdio closed early"
             );
             let msg: Value = serde_json::from_str(&out).expect("stdout carries only JSON-RPC");
-            let done = msg.get("id").is_some();
+            awaiting = msg.get("id").is_none();
             got.push(msg);
-            if done {
-                break;
-            }
         }
         stdio.push(got);
     }
@@ -158,6 +157,24 @@ async fn http_and_stdio_answer_alike() {
     assert!(
         child.wait().unwrap().success(),
         "stdio exits cleanly at EOF"
+    );
+    let stdio_log = stdio_log.join().unwrap();
+
+    // The same audit decisions were recorded on both transports.
+    let http_audit = audit(&server.log());
+    assert_eq!(http_audit, audit(&stdio_log));
+    assert_eq!(
+        http_audit,
+        [
+            ("add_numbers", "allowed", "ok"),
+            ("add_numbers", "denied", "invalid arguments"),
+            ("echo_scoped", "denied", "no credential"),
+            ("no_such_tool", "denied", "unknown tool"),
+            ("test_error_handling", "failed", "rejected"),
+            ("add_numbers", "allowed", "ok"),
+            ("test_tool_with_progress", "allowed", "ok"),
+        ]
+        .map(|(t, d, r)| (t.to_owned(), d.to_owned(), r.to_owned()))
     );
 
     assert_eq!(http.len(), stdio.len());
