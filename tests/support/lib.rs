@@ -229,9 +229,10 @@ pub mod workspace {
         "tests/support",
     ];
 
-    /// A copy of the workspace under `target/<name>/workspace`, with its own
-    /// target directory beside it (kept between runs so only the app
-    /// rebuilds).
+    /// A copy of the workspace under `target/<name>/workspace`. All copies
+    /// share one target directory (`target/scratch-target`, kept between
+    /// runs), so only the edited crates rebuild; cargo's lock on it keeps
+    /// concurrent builds apart.
     pub struct Scratch {
         /// The copied workspace root.
         pub root: PathBuf,
@@ -250,7 +251,7 @@ pub mod workspace {
             }
             Self {
                 root,
-                target: base.join("target"),
+                target: source.join("target").join("scratch-target"),
             }
         }
 
