@@ -202,7 +202,8 @@ fn inspector_lists_and_calls_tools_over_http() {
 
 #[test]
 fn inspector_lists_and_calls_tools_over_stdio() {
-    inspector_session(&[FIXTURE, "stdio"]);
+    let data = mcpgen_tests::process::scratch_dir("inspector-stdio");
+    inspector_session(&[FIXTURE, "stdio", "--data-dir", data.to_str().unwrap()]);
 }
 
 fn python(args: &[&str]) -> Value {
@@ -255,8 +256,10 @@ fn python_sdk_over_http_modern_and_legacy() {
 
 #[test]
 fn python_sdk_over_stdio_modern_and_legacy() {
-    let modern = python(&["stdio", "auto", FIXTURE, "stdio"]);
+    let data = mcpgen_tests::process::scratch_dir("python-stdio");
+    let data = data.to_str().unwrap();
+    let modern = python(&["stdio", "auto", FIXTURE, "stdio", "--data-dir", data]);
     check_python_session(&modern, "2026-07-28");
-    let legacy = python(&["stdio", "legacy", FIXTURE, "stdio"]);
+    let legacy = python(&["stdio", "legacy", FIXTURE, "stdio", "--data-dir", data]);
     check_python_session(&legacy, "2025-11-25");
 }

@@ -120,8 +120,11 @@ async fn http_and_stdio_answer_alike() {
 
     // stdio: one line at a time, reading until the response to that line
     // (notifications before it belong to it; a notification line gets none).
+    let data = mcpgen_tests::process::scratch_dir("parity-stdio");
     let mut child = Command::new(FIXTURE)
         .arg("stdio")
+        .arg("--data-dir")
+        .arg(&data)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

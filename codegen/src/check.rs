@@ -24,8 +24,20 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     for client in &model.clients {
         self::client(model, client, &mut out);
     }
+    limits(
+        "[limits]",
+        &model.limits.calls_per_minute,
+        &model.limits.timeout_ms,
+        &mut out,
+    );
     for tool in &model.tools {
         self::tool(model, tool, &mut out);
+        limits(
+            &format!("[tools.{}]", tool.name.value),
+            &tool.calls_per_minute,
+            &tool.timeout_ms,
+            &mut out,
+        );
     }
     out.sort_by_key(|d| d.loc);
     out
@@ -50,6 +62,33 @@ fn is_http_url(s: &str) -> bool {
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"));
     matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/'))
+}
+
+fn limits(
+    table: &str,
+    calls: &Option<Located<u32>>,
+    timeout: &Option<Located<u64>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if let Some(c) = calls
+        && c.value == 0
+    {
+        out.push(Diagnostic::at(
+            c.loc,
+            format!("{table} calls_per_minute = 0 would refuse every call: use a positive number, or remove it for no limit"),
+        ));
+    }
+    if let Some(t) = timeout
+        && !(1..=3_600_000).contains(&t.value)
+    {
+        out.push(Diagnostic::at(
+            t.loc,
+            format!(
+                "{table} timeout_ms = {} is out of range: use 1 to 3600000 (one hour)",
+                t.value
+            ),
+        ));
+    }
 }
 
 fn server(model: &Model, out: &mut Vec<Diagnostic>) {

@@ -227,6 +227,8 @@ impl Expansion<'_> {
         };
         let output = with_static_lifetimes(&h.output_ty);
         let shim = Self::shim_ident(h);
+        let calls_per_minute = opt_u64(tool.calls_per_minute.as_ref().map(|c| u64::from(c.value)));
+        let timeout_ms = opt_u64(tool.timeout_ms.as_ref().map(|t| t.value));
         quote! {
             ::mcpgen::ToolDef {
                 name: #name,
@@ -241,6 +243,8 @@ impl Expansion<'_> {
                 input_type: #input_name,
                 input_schema: ::mcpgen::__private::input_schema::<#input>,
                 output_schema: ::mcpgen::__private::output_schema::<#output>,
+                calls_per_minute: #calls_per_minute,
+                timeout_ms: #timeout_ms,
                 call: #shim,
             }
         }
@@ -290,6 +294,13 @@ impl Expansion<'_> {
             let tools = c.tools.iter().map(|t| &t.value);
             quote!(::mcpgen::__private::ClientSpec { client_id: #id, tools: &[#(#tools),*] })
         });
+        let limit_calls = opt_u64(
+            m.limits
+                .calls_per_minute
+                .as_ref()
+                .map(|c| u64::from(c.value)),
+        );
+        let limit_timeout = opt_u64(m.limits.timeout_ms.as_ref().map(|t| t.value));
         quote! {
             ::mcpgen::__private::ManifestSpec {
                 server: ::mcpgen::__private::ServerSpec {
@@ -306,6 +317,10 @@ impl Expansion<'_> {
                 records: &[#(#records),*],
                 environments: &[#(#environments),*],
                 clients: &[#(#clients),*],
+                limits: ::mcpgen::__private::LimitsSpec {
+                    calls_per_minute: #limit_calls,
+                    timeout_ms: #limit_timeout,
+                },
             }
         }
     }
@@ -361,6 +376,13 @@ pub fn fallback(item: &ItemImpl, checks: TokenStream) -> TokenStream {
 fn opt_str(s: Option<&str>) -> TokenStream {
     match s {
         Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn opt_u64(v: Option<u64>) -> TokenStream {
+    match v {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
     }
 }

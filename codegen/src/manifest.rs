@@ -100,6 +100,13 @@ struct RawAnnotations {
     open_world: Option<Spanned<bool>>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    calls_per_minute: Option<Spanned<u32>>,
+    timeout_ms: Option<Spanned<u64>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTool {
@@ -111,6 +118,8 @@ struct RawTool {
     records: Option<Spanned<String>>,
     #[serde(default)]
     annotations: RawAnnotations,
+    calls_per_minute: Option<Spanned<u32>>,
+    timeout_ms: Option<Spanned<u64>>,
 }
 
 const SECTIONS: &[&str] = &[
@@ -120,6 +129,7 @@ const SECTIONS: &[&str] = &[
     "records",
     "environments",
     "clients",
+    "limits",
     "tools",
 ];
 
@@ -281,6 +291,12 @@ impl<'t> Reader<'t> {
         let records = self.section::<RawRecord>(&mut sections, "records");
         let environments = self.section::<RawEnvironment>(&mut sections, "environments");
         let clients = self.section::<RawClient>(&mut sections, "clients");
+        let limits = match sections.remove("limits") {
+            Some(v) => self
+                .value::<RawLimits>(v, "in [limits]: ")
+                .unwrap_or_default(),
+            None => RawLimits::default(),
+        };
         let tools = self.section::<RawTool>(&mut sections, "tools");
 
         let model = self.build(
@@ -290,6 +306,7 @@ impl<'t> Reader<'t> {
             records,
             environments,
             clients,
+            limits,
             tools,
         );
         match model {
@@ -321,6 +338,7 @@ impl<'t> Reader<'t> {
         records: Vec<(Spanned<String>, Option<RawRecord>)>,
         environments: Vec<(Spanned<String>, Option<RawEnvironment>)>,
         clients: Vec<(Spanned<String>, Option<RawClient>)>,
+        limits: RawLimits,
         tools: Vec<(Spanned<String>, Option<RawTool>)>,
     ) -> Option<Model> {
         let server = server.map(|s| Server {
@@ -405,8 +423,14 @@ impl<'t> Reader<'t> {
                     destructive: t.annotations.destructive.map(|v| self.located(v)),
                     open_world: t.annotations.open_world.map(|v| self.located(v)),
                 },
+                calls_per_minute: t.calls_per_minute.map(|v| self.located(v)),
+                timeout_ms: t.timeout_ms.map(|v| self.located(v)),
             })
             .collect::<Vec<_>>();
+        let limits = Limits {
+            calls_per_minute: limits.calls_per_minute.map(|v| self.located(v)),
+            timeout_ms: limits.timeout_ms.map(|v| self.located(v)),
+        };
         Some(Model {
             server: server?,
             resource: resource?,
@@ -414,6 +438,7 @@ impl<'t> Reader<'t> {
             records,
             environments,
             clients,
+            limits,
             tools,
         })
     }

@@ -164,6 +164,15 @@ pub struct Client {
     pub tools: Vec<Located<String>>,
 }
 
+/// `[limits]`: budgets that apply to every tool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Calls per minute per subject, across all tools.
+    pub calls_per_minute: Option<Located<u32>>,
+    /// Default per-call timeout, in milliseconds.
+    pub timeout_ms: Option<Located<u64>>,
+}
+
 /// Hints a tool declares beyond its access.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolAnnotations {
@@ -194,6 +203,10 @@ pub struct Tool {
     pub records: Option<Located<String>>,
     /// Hints.
     pub annotations: ToolAnnotations,
+    /// Calls per minute per subject, for this tool.
+    pub calls_per_minute: Option<Located<u32>>,
+    /// Per-call timeout in milliseconds, overriding `[limits]`.
+    pub timeout_ms: Option<Located<u64>>,
 }
 
 impl Tool {
@@ -225,6 +238,8 @@ pub struct Model {
     pub environments: Vec<Environment>,
     /// `[clients]`.
     pub clients: Vec<Client>,
+    /// `[limits]`.
+    pub limits: Limits,
     /// `[tools]`.
     pub tools: Vec<Tool>,
 }

@@ -1,22 +1,74 @@
-//! The command line every mcpgen app gets: `serve` (Streamable HTTP) and
-//! `stdio`, sharing one registry and policy.
+//! The command line every mcpgen app gets: `serve`, `stdio`, `keys`,
+//! `token mint`. One binary, one registry, one policy.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use crate::context::Caller;
+use crate::audit::AuditSink;
+use crate::auth::{AccessKeys, Credentials, DevKey, JwksSource, JwtConfig, JwtVerifier, Keys};
+use crate::builtin::{ServerFacts, environment_report};
+use crate::db::{Db, DbKind};
 use crate::registry::Tools;
-use crate::server::{McpServer, ServerOptions};
+use crate::server::{McpServer, ServerOptions, StartError, select_environment};
+use crate::spec::{EnvironmentSpec, RuntimeKind};
 
 /// Command-line interface of an mcpgen server.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, propagate_version = true)]
 pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub common: Common,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The manifest environment to run in ([environments.NAME]).
+    #[arg(
+        long = "env",
+        global = true,
+        env = "MCPGEN_ENV",
+        default_value = "local"
+    )]
+    pub env: String,
+    /// Where the embedded SQLite database and the development signing key live.
+    #[arg(long, global = true, env = "MCPGEN_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL (postgres://...) or SQLite (sqlite://...) URL; overrides
+    /// the embedded SQLite file in --data-dir.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Where OAuth access tokens' signing keys come from.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// The token issuer (`iss`), exactly. Default: the manifest's first
+    /// authorization server.
+    #[arg(long, env = "MCPGEN_ISSUER")]
+    pub issuer: Option<String>,
+    /// The authorization server's JWKS URL (https).
+    #[arg(long, env = "MCPGEN_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// A PEM public key that signs tokens, as FILE or KID=FILE (repeatable).
+    #[arg(
+        long = "jwt-public-key",
+        env = "MCPGEN_JWT_PUBLIC_KEY",
+        value_delimiter = ','
+    )]
+    pub jwt_public_keys: Vec<String>,
+    /// Accepted token `typ` values (default at+jwt,application/at+jwt; add
+    /// JWT for providers that emit it).
+    #[arg(long = "jwt-typ", env = "MCPGEN_JWT_TYP", value_delimiter = ',')]
+    pub jwt_typ: Vec<String>,
 }
 
 /// Subcommands.
@@ -35,45 +87,403 @@ pub enum Command {
         /// header (repeatable).
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origins: Vec<String>,
+        /// Token verification.
+        #[command(flatten)]
+        auth: AuthArgs,
     },
-    /// Serve MCP over stdin/stdout (newline-delimited JSON-RPC).
-    Stdio,
+    /// Serve MCP over stdin/stdout (newline-delimited JSON-RPC). The
+    /// credential (access key or bearer token) comes from MCPGEN_TOKEN;
+    /// without one, only public tools can be called.
+    Stdio {
+        /// Token verification.
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
+    /// Manage access keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Development tokens (local environment only).
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
+
+/// `keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; its secret is shown once.
+    Create {
+        /// The subject the key acts as.
+        #[arg(long)]
+        owner: String,
+        /// Granted scopes, comma-separated (declared in the manifest).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// A label for the client that will use the key.
+        #[arg(long)]
+        client: Option<String>,
+        /// Lifetime, e.g. 90d, 12h, 30m.
+        #[arg(long, value_parser = parse_duration)]
+        expires: Option<Duration>,
+        /// Print one JSON object (with `id` and `key`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        /// The key's id.
+        id: String,
+    },
+    /// List keys (never their secrets).
+    List {
+        /// Only this owner's keys.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a key; prints who it authenticates as, or fails.
+    Verify {
+        /// The key; `-` reads it from stdin (keeps it out of shell history).
+        key: String,
+    },
+}
+
+/// `token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Sign a short-lived JWT with the local development key and print it.
+    Mint {
+        /// The token's subject.
+        #[arg(long)]
+        sub: String,
+        /// Granted scopes, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// The token's `client_id`.
+        #[arg(long)]
+        client: Option<String>,
+        /// Lifetime, e.g. 1h, 15m.
+        #[arg(long, value_parser = parse_duration, default_value = "1h")]
+        ttl: Duration,
+    },
+}
+
+/// `90s`, `15m`, `12h`, `30d`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write e.g. 90s, 15m, 12h or 30d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("unknown unit in `{s}`: use s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("the duration must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+type BoxError = Box<dyn std::error::Error>;
 
 /// Parse the command line and run the server `app` with `version` (pass
 /// `env!("CARGO_PKG_VERSION")`). Logs go to stderr, filtered by `RUST_LOG`.
-pub async fn run<S: Tools>(app: S, version: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
+pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError> {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let manifest = S::manifest();
+    let about = manifest.server.title.unwrap_or(manifest.server.name);
+    let matches = Cli::command()
+        .name(manifest.server.name)
+        .bin_name(manifest.server.name)
+        .version(version)
+        .about(format!("{about}: an MCP server generated by mcpgen"))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.exit())?;
     init_tracing();
-    let mut options = ServerOptions {
-        version: version.to_owned(),
-        ..ServerOptions::default()
-    };
+    let env = select_environment(manifest.environments, &cli.common.env)?;
     match cli.command {
         Command::Serve {
             listen,
             allow_hosts,
             allow_origins,
+            auth,
         } => {
-            options.allowed_hosts = allow_hosts;
-            options.allowed_origins = allow_origins;
-            let server = Arc::new(McpServer::new(app, options)?);
+            let options = ServerOptions {
+                version: version.to_owned(),
+                allowed_hosts: allow_hosts,
+                allowed_origins: allow_origins,
+                environment: env.name.to_owned(),
+                ..ServerOptions::default()
+            };
+            let (server, db) = build::<S>(app, options, &cli.common, &auth, &env).await?;
             let listener = tokio::net::TcpListener::bind(listen).await?;
             let local = listener.local_addr()?;
-            eprintln!(
-                "{} MCP server listening on http://{local}{}",
-                S::manifest().server.name,
-                server.endpoint_path()
+            banner::<S>(
+                &server,
+                &db,
+                &format!("http://{local}{}", server.endpoint_path()),
             );
-            let router = crate::http::router(server);
+            let router = crate::http::router(Arc::clone(&server));
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
+            server.audit().flush().await;
         }
-        Command::Stdio => {
-            let server = Arc::new(McpServer::new(app, options)?);
-            let caller: Option<Caller> = None;
-            crate::stdio::serve(server, caller, tokio::io::stdin(), tokio::io::stdout()).await?;
+        Command::Stdio { auth } => {
+            let options = ServerOptions {
+                version: version.to_owned(),
+                environment: env.name.to_owned(),
+                ..ServerOptions::default()
+            };
+            let (server, _db) = build::<S>(app, options, &cli.common, &auth, &env).await?;
+            let credential = std::env::var("MCPGEN_TOKEN").ok().filter(|t| !t.is_empty());
+            crate::stdio::serve(
+                Arc::clone(&server),
+                credential,
+                tokio::io::stdin(),
+                tokio::io::stdout(),
+            )
+            .await?;
+            server.audit().flush().await;
+        }
+        Command::Keys(cmd) => keys::<S>(cmd, &cli.common).await?,
+        Command::Token(TokenCommand::Mint {
+            sub,
+            scopes,
+            client,
+            ttl,
+        }) => {
+            if env.runtime != RuntimeKind::Local {
+                return Err(format!(
+                    "development tokens are trusted only in a local environment; `{}` is a {} runtime",
+                    env.name,
+                    runtime_name(env.runtime)
+                )
+                .into());
+            }
+            check_scopes::<S>(&scopes)?;
+            let key = DevKey::load_or_create(&cli.common.data_dir)?;
+            let token = key.mint(manifest.resource.uri, &sub, &scopes, client.as_deref(), ttl)?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+fn runtime_name(r: RuntimeKind) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn check_scopes<S: Tools>(scopes: &[String]) -> Result<(), BoxError> {
+    let declared: Vec<&str> = S::manifest().scopes.iter().map(|s| s.name).collect();
+    for s in scopes {
+        if !declared.contains(&s.as_str()) {
+            return Err(format!(
+                "unknown scope `{s}`: declared scopes are {}",
+                declared.join(", ")
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+async fn open_db(common: &Common) -> Result<Db, BoxError> {
+    let db = Db::open(common.database_url.as_deref(), &common.data_dir).await?;
+    db.migrate_runtime().await?;
+    Ok(db)
+}
+
+/// The credential sources for `env`: access keys always; OAuth tokens when
+/// keys are configured; development tokens only in a local environment.
+/// A non-local environment without OAuth keys refuses to start.
+pub async fn credentials<S: Tools>(
+    auth: &AuthArgs,
+    env: &EnvironmentSpec,
+    db: &Db,
+    data_dir: &Path,
+) -> Result<Credentials, BoxError> {
+    let manifest = S::manifest();
+    let audience = manifest.resource.uri;
+    let issuer = auth
+        .issuer
+        .clone()
+        .or_else(|| {
+            manifest
+                .resource
+                .authorization_servers
+                .first()
+                .map(|s| (*s).to_owned())
+        })
+        .unwrap_or_default();
+    let mut config = JwtConfig::new(issuer, audience);
+    if !auth.jwt_typ.is_empty() {
+        config.accepted_typ = auth.jwt_typ.clone();
+    }
+    let keys = if let Some(url) = &auth.jwks_url {
+        Some(Keys::Jwks(Box::new(JwksSource::new(url.clone())?)))
+    } else if !auth.jwt_public_keys.is_empty() {
+        let mut list = Vec::new();
+        for spec in &auth.jwt_public_keys {
+            let (kid, file) = match spec.split_once('=') {
+                Some((k, f)) => (Some(k.to_owned()), f),
+                None => (None, spec.as_str()),
+            };
+            let pem = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+            let key = jsonwebtoken::DecodingKey::from_rsa_pem(&pem)
+                .or_else(|_| jsonwebtoken::DecodingKey::from_ec_pem(&pem))
+                .or_else(|_| jsonwebtoken::DecodingKey::from_ed_pem(&pem))
+                .map_err(|_| format!("{file} is not a PEM RSA, EC or Ed25519 public key"))?;
+            list.push((kid, key));
+        }
+        Some(Keys::Static(list))
+    } else {
+        None
+    };
+    let oauth = keys.map(|k| Arc::new(JwtVerifier::new(config, k)));
+    if env.runtime != RuntimeKind::Local && oauth.is_none() {
+        return Err(StartError::NoCredentialSource {
+            name: env.name.to_owned(),
+            runtime: runtime_name(env.runtime),
+        }
+        .into());
+    }
+    let dev = if env.runtime == RuntimeKind::Local {
+        Some(Arc::new(
+            DevKey::load_or_create(data_dir)?.verifier(audience),
+        ))
+    } else {
+        None
+    };
+    let declared = manifest.scopes.iter().map(|s| s.name);
+    Ok(Credentials {
+        keys: Some(AccessKeys::new(db.clone(), declared)),
+        oauth,
+        dev,
+    })
+}
+
+async fn build<S: Tools>(
+    app: S,
+    options: ServerOptions,
+    common: &Common,
+    auth: &AuthArgs,
+    env: &EnvironmentSpec,
+) -> Result<(Arc<McpServer<S>>, Db), BoxError> {
+    let db = open_db(common).await?;
+    let credentials = credentials::<S>(auth, env, &db, &common.data_dir).await?;
+    let kind = match db.kind() {
+        DbKind::Sqlite => "sqlite",
+        DbKind::Postgres => "postgres",
+    };
+    let server = McpServer::new(app, options)?
+        .with_authenticator(Arc::new(credentials))
+        .with_audit(AuditSink::to_database(db.clone()))
+        .with_database(kind);
+    Ok((Arc::new(server), db))
+}
+
+fn banner<S: Tools>(server: &McpServer<S>, db: &Db, url: &str) {
+    let facts: &ServerFacts = &server.facts;
+    let report = environment_report(facts);
+    let name = S::manifest().server.name;
+    eprintln!("{name} MCP server listening on {url}");
+    eprintln!("  environment: {} — {}", report.environment, report.summary);
+    eprintln!("  database:    {}", db.describe());
+    eprintln!("  resource:    {}", S::manifest().resource.uri);
+    if facts.environment.runtime == RuntimeKind::Local {
+        let scope = S::manifest().scopes.first().map_or("", |s| s.name);
+        eprintln!(
+            "  credentials: `{name} token mint --sub you --scopes {scope}` prints a development token; \
+             `{name} keys create --owner you --scopes {scope}` an access key"
+        );
+    }
+}
+
+async fn keys<S: Tools>(cmd: KeysCommand, common: &Common) -> Result<(), BoxError> {
+    let db = open_db(common).await?;
+    let store = AccessKeys::new(db, S::manifest().scopes.iter().map(|s| s.name));
+    match cmd {
+        KeysCommand::Create {
+            owner,
+            scopes,
+            client,
+            expires,
+            json,
+        } => {
+            let ttl = expires.map(|d| d.as_secs() as i64);
+            let key = store
+                .create(&owner, &scopes, client.as_deref(), ttl)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string(&key)?);
+            } else {
+                println!("{}", key.key);
+                eprintln!(
+                    "key {} for {} with scopes {} — shown once, store it now",
+                    key.id,
+                    key.owner,
+                    key.scopes.join(" ")
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if !store.revoke(&id).await? {
+                return Err(format!("no active key with id {id}").into());
+            }
+            eprintln!("revoked {id}");
+        }
+        KeysCommand::List { owner, json } => {
+            let list = store.list(owner.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string(&list)?);
+            } else {
+                for k in list {
+                    let state = if k.revoked_at.is_some() {
+                        "revoked"
+                    } else if k.expires_at.is_some_and(|e| e <= crate::db::now()) {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{}  {:8} {:20} {}",
+                        k.id,
+                        state,
+                        k.owner,
+                        k.scopes.join(" ")
+                    );
+                }
+            }
+        }
+        KeysCommand::Verify { key } => {
+            let key = if key == "-" {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim().to_owned()
+            } else {
+                key
+            };
+            match store.verify(&key).await {
+                Ok(c) => println!(
+                    "{}",
+                    serde_json::json!({
+                        "subject": c.subject(),
+                        "key_id": c.credential_id(),
+                        "scopes": c.scopes(),
+                        "client": c.client_id(),
+                        "expires_at": c.expires_at(),
+                    })
+                ),
+                Err(e) => return Err(format!("key refused: {e}").into()),
+            }
         }
     }
     Ok(())
@@ -107,5 +517,22 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(2_592_000)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("abc").is_err());
     }
 }

@@ -5,12 +5,29 @@ use tokio::sync::mpsc;
 use crate::error::ToolError;
 use crate::spec::Access;
 
+/// How a caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// No credential (public tools only).
+    None,
+    /// An mcpgen access key.
+    AccessKey,
+    /// An OAuth access token (JWT) from the authorization server.
+    OAuth,
+    /// A development token minted locally by `token mint`.
+    DevToken,
+}
+
 /// Who is calling: the authenticated subject and what it was granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     subject: String,
     scopes: Vec<String>,
     client_id: Option<String>,
+    method: AuthMethod,
+    credential_id: Option<String>,
+    expires_at: Option<i64>,
 }
 
 static ANONYMOUS: Caller = Caller::anonymous();
@@ -22,6 +39,9 @@ impl Caller {
             subject: String::new(),
             scopes: Vec::new(),
             client_id: None,
+            method: AuthMethod::None,
+            credential_id: None,
+            expires_at: None,
         }
     }
 
@@ -43,7 +63,40 @@ impl Caller {
             subject: subject.into(),
             scopes,
             client_id,
+            method: AuthMethod::OAuth,
+            credential_id: None,
+            expires_at: None,
         }
+    }
+
+    /// Record how the caller authenticated, which credential it used (an
+    /// access key's id, a token's `jti`) and when that credential expires
+    /// (Unix seconds).
+    pub fn with_credential(
+        mut self,
+        method: AuthMethod,
+        credential_id: Option<String>,
+        expires_at: Option<i64>,
+    ) -> Self {
+        self.method = method;
+        self.credential_id = credential_id;
+        self.expires_at = expires_at;
+        self
+    }
+
+    /// How the caller authenticated.
+    pub fn method(&self) -> AuthMethod {
+        self.method
+    }
+
+    /// The credential's id: an access key's id or a token's `jti`. Never a secret.
+    pub fn credential_id(&self) -> Option<&str> {
+        self.credential_id.as_deref()
+    }
+
+    /// When the credential expires, in Unix seconds.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.expires_at
     }
 
     /// The authenticated subject (the token's `sub`, or an access key's owner).
@@ -76,6 +129,7 @@ pub struct Invocation<'a> {
     caller: Option<&'a Caller>,
     access: Access,
     notifier: Option<&'a Notifier>,
+    facts: Option<&'a crate::builtin::ServerFacts>,
 }
 
 impl<'a> Invocation<'a> {
@@ -86,7 +140,19 @@ impl<'a> Invocation<'a> {
             caller,
             access,
             notifier,
+            facts: None,
         }
+    }
+
+    /// Attach what the running server knows about itself (for built-ins).
+    pub fn with_facts(mut self, facts: &'a crate::builtin::ServerFacts) -> Self {
+        self.facts = Some(facts);
+        self
+    }
+
+    /// What the running server knows about itself, when it is serving.
+    pub fn facts(&self) -> Option<&'a crate::builtin::ServerFacts> {
+        self.facts
     }
 
     /// The authenticated caller, or the anonymous one.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use base64::Engine as _;
@@ -15,8 +15,9 @@ use crate::content::CallToolResult;
 use crate::context::{Caller, Invocation, LogLevel, Notifier};
 use crate::error::ToolError;
 use crate::protocol::{self, Message, RpcError, code, meta};
-use crate::registry::{Permission, Tools};
+use crate::registry::{Permission, Tool, Tools};
 use crate::server::McpServer;
+use crate::spec::Access;
 
 /// How long clients may cache discovery and tool lists: they change only
 /// when the server is redeployed.
@@ -30,6 +31,8 @@ pub(crate) struct Incoming<'a> {
     pub(crate) headers: Option<&'a HeaderMap>,
     /// The authenticated caller; `None` when no credential was presented.
     pub(crate) caller: Option<Caller>,
+    /// `http` or `stdio`, for the audit trail.
+    pub(crate) transport: &'static str,
 }
 
 /// An answer to send now.
@@ -41,6 +44,8 @@ pub(crate) struct Reply {
     pub(crate) body: Option<Value>,
     /// `WWW-Authenticate`, for 401 and 403.
     pub(crate) challenge: Option<String>,
+    /// `Retry-After` seconds, for 429.
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl Reply {
@@ -49,6 +54,7 @@ impl Reply {
             status: 200,
             body: Some(body),
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -57,6 +63,7 @@ impl Reply {
             status: 202,
             body: None,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -65,6 +72,7 @@ impl Reply {
             status: err.status,
             body: Some(err.response(id)),
             challenge: err.challenge.clone(),
+            retry_after: err.retry_after,
         }
     }
 }
@@ -108,7 +116,7 @@ pub(crate) fn prepare<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'
         (Era::Modern, "server/discover") => Ok(discover(server)),
         (_, "tools/list") => list_tools(server, &msg, incoming.caller.as_ref(), &era),
         (_, "tools/call") => {
-            return match prepare_call(server, &msg, incoming.caller, era) {
+            return match prepare_call(server, &msg, incoming.caller, era, incoming.transport) {
                 Ok(call) => call,
                 Err(e) => Outcome::Reply(Reply::error(&e, &id)),
             };
@@ -332,6 +340,32 @@ fn set_level(msg: &Message) -> Result<Value, RpcError> {
     }
 }
 
+/// The answer to a credential that was presented but not accepted.
+pub(crate) fn auth_error<S: Tools>(
+    server: &McpServer<S>,
+    e: &crate::server::AuthError,
+) -> RpcError {
+    match e {
+        crate::server::AuthError::InvalidToken => {
+            let mut err = RpcError::new(
+                code::UNAUTHORIZED,
+                401,
+                "invalid credential: the bearer token or access key was not accepted",
+            );
+            err.challenge = Some(format!(
+                "Bearer error=\"invalid_token\", error_description=\"the access token is invalid\", resource_metadata=\"{}\"",
+                server.metadata_url()
+            ));
+            err
+        }
+        crate::server::AuthError::Unavailable => RpcError::new(
+            code::UNAVAILABLE,
+            503,
+            "service unavailable: credentials cannot be verified right now; retry shortly",
+        ),
+    }
+}
+
 fn unauthenticated<S: Tools>(server: &McpServer<S>, scopes: &[&str]) -> RpcError {
     let mut challenge = format!("Bearer resource_metadata=\"{}\"", server.metadata_url());
     if !scopes.is_empty() {
@@ -354,7 +388,7 @@ fn list_tools<S: Tools>(
 ) -> Result<Value, RpcError> {
     let tools = server.registry.tools();
     let any_private = tools.iter().any(|t| !t.def().public);
-    if caller.is_none() && any_private && tools.iter().all(|t| !t.def().public) {
+    if caller.is_none() && tools.iter().all(|t| !t.def().public) {
         return Err(unauthenticated(server, &[]));
     }
     let after = match msg.params.get("cursor") {
@@ -376,7 +410,7 @@ fn list_tools<S: Tools>(
     };
     let visible = tools
         .iter()
-        .filter(|t| t.allows(caller) == Permission::Granted)
+        .filter(|t| decide(server, t, caller) == Decision::Granted)
         .filter(|t| after.as_deref().is_none_or(|a| t.def().name > a));
     let mut page: Vec<Value> = Vec::new();
     let mut next = None;
@@ -399,6 +433,39 @@ fn list_tools<S: Tools>(
         result["cacheScope"] = if any_private { "private" } else { "public" }.into();
     }
     Ok(result)
+}
+
+/// What policy says about one caller and one tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Granted,
+    Unauthenticated,
+    MissingScopes,
+    ClientNotAllowed,
+    WritesDisabled,
+}
+
+/// The manifest's whole policy for `caller` on `tool`: credential and
+/// scopes, the `[clients]` allowlist, and the environment's write switch.
+fn decide<S: Tools>(server: &McpServer<S>, tool: &Tool<S>, caller: Option<&Caller>) -> Decision {
+    match tool.allows(caller) {
+        Permission::Granted => {}
+        Permission::Unauthenticated => return Decision::Unauthenticated,
+        Permission::MissingScopes => return Decision::MissingScopes,
+    }
+    if let Some(client) = caller.and_then(Caller::client_id)
+        && let Some(entry) = S::manifest().clients.iter().find(|c| c.client_id == client)
+        && !entry
+            .tools
+            .iter()
+            .any(|t| *t == "*" || *t == tool.def().name)
+    {
+        return Decision::ClientNotAllowed;
+    }
+    if tool.def().access == Access::Write && !server.facts.environment.writes {
+        return Decision::WritesDisabled;
+    }
+    Decision::Granted
 }
 
 fn encode_cursor(name: &str) -> String {
@@ -447,9 +514,13 @@ impl<S: Tools> ToolCall<S> {
                 S::manifest().server.name,
             )
         });
-        let inv = Invocation::new(self.caller.as_ref(), def.access, notifier.as_ref());
+        let inv = Invocation::new(self.caller.as_ref(), def.access, notifier.as_ref())
+            .with_facts(&self.server.facts);
         let run = (def.call)(&self.server.app, inv, self.arguments.clone());
-        let timeout = self.server.options.call_timeout;
+        let timeout = def
+            .timeout_ms
+            .or(S::manifest().limits.timeout_ms)
+            .map_or(self.server.options.call_timeout, Duration::from_millis);
         let result = match tokio::time::timeout(timeout, run).await {
             Ok(Ok(r)) => {
                 self.audit.finish("allowed", "ok");
@@ -468,8 +539,8 @@ impl<S: Tools> ToolCall<S> {
             Err(_) => {
                 self.audit.finish("failed", "timeout");
                 CallToolResult::error(format!(
-                    "the tool did not finish within {} s and was stopped; nothing it started was kept",
-                    timeout.as_secs()
+                    "the tool did not finish within {} ms and was stopped",
+                    timeout.as_millis()
                 ))
             }
         };
@@ -486,6 +557,7 @@ fn prepare_call<S: Tools>(
     msg: &Message,
     caller: Option<Caller>,
     era: Era,
+    transport: &'static str,
 ) -> Result<Outcome<S>, RpcError> {
     let name = match msg.params.get("name") {
         Some(Value::String(n)) => n.clone(),
@@ -497,7 +569,7 @@ fn prepare_call<S: Tools>(
             ));
         }
     };
-    let mut audit = Audit::start(&name, caller.as_ref());
+    let mut audit = Audit::start(server, transport, &name, caller.as_ref());
     let Some(index) = server
         .registry
         .tools()
@@ -525,13 +597,44 @@ fn prepare_call<S: Tools>(
             ));
         }
     };
-    match tool.allows(caller.as_ref()) {
-        Permission::Granted => {}
-        Permission::Unauthenticated => {
+    match decide(server, tool, caller.as_ref()) {
+        Decision::Granted => {}
+        Decision::Unauthenticated => {
             audit.finish("denied", "no credential");
             return Err(unauthenticated(server, tool.def().scopes));
         }
-        Permission::MissingScopes => {
+        Decision::ClientNotAllowed => {
+            audit.finish("denied", "client not allowed");
+            return Err(RpcError::new(
+                code::FORBIDDEN,
+                403,
+                format!(
+                    "forbidden: client `{}` may not call tool `{name}` ([clients] in the manifest)",
+                    caller
+                        .as_ref()
+                        .and_then(Caller::client_id)
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        Decision::WritesDisabled => {
+            audit.finish("denied", "writes disabled");
+            let env = &server.facts.environment;
+            let text = format!(
+                "tool `{name}` writes, and environment `{}` does not allow writes{}; nothing was changed",
+                env.name,
+                if env.data == crate::spec::DataKind::Production {
+                    " (it runs on production data)"
+                } else {
+                    ""
+                }
+            );
+            let result = CallToolResult::error(text).to_json();
+            return Ok(Outcome::Reply(Reply::ok(
+                msg.result(finish(server, result, &era)),
+            )));
+        }
+        Decision::MissingScopes => {
             audit.finish("denied", "insufficient scope");
             let scopes = tool.def().scopes.join(" ");
             let mut e = RpcError::new(
@@ -546,6 +649,31 @@ fn prepare_call<S: Tools>(
             ));
             return Err(e);
         }
+    }
+    let subject = caller.as_ref().map_or("", Caller::subject).to_owned();
+    let over_global = server
+        .limits
+        .global
+        .as_ref()
+        .and_then(|l| l.check_key(&subject).err());
+    let over_tool = server.limits.per_tool[index]
+        .as_ref()
+        .and_then(|l| l.check_key(&subject).err());
+    if let Some(not_until) = over_global.or(over_tool) {
+        audit.finish("denied", "rate limited");
+        let wait = not_until
+            .wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+            .as_secs()
+            + 1;
+        let mut e = RpcError::new(
+            code::RATE_LIMITED,
+            429,
+            format!("too many calls: retry `{name}` in {wait} s (limits in the manifest)"),
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
     }
     if let Err(problems) = tool.validate(&arguments) {
         audit.finish("denied", "invalid arguments");
@@ -585,9 +713,11 @@ fn prepare_call<S: Tools>(
     })))
 }
 
-/// One audit record: every tools/call decision, as a structured event.
+/// One audit record in the making: every tools/call decision.
 struct Audit {
-    request_id: u64,
+    sink: crate::audit::AuditSink,
+    request_id: String,
+    transport: &'static str,
     tool: String,
     subject: String,
     client: String,
@@ -595,10 +725,32 @@ struct Audit {
     started: Instant,
 }
 
+/// A per-process prefix, so request ids are unique across instances that
+/// share one audit table.
+fn instance_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let mut b = [0u8; 6];
+        let _ = aws_lc_rs::rand::fill(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    })
+}
+
 impl Audit {
-    fn start(tool: &str, caller: Option<&Caller>) -> Self {
+    fn start<S: Tools>(
+        server: &McpServer<S>,
+        transport: &'static str,
+        tool: &str,
+        caller: Option<&Caller>,
+    ) -> Self {
         Self {
-            request_id: REQUEST_IDS.fetch_add(1, Ordering::Relaxed),
+            sink: server.audit.clone(),
+            request_id: format!(
+                "{}-{}",
+                instance_prefix(),
+                REQUEST_IDS.fetch_add(1, Ordering::Relaxed)
+            ),
+            transport,
             tool: tool.to_owned(),
             subject: caller.map_or_else(String::new, |c| c.subject().to_owned()),
             client: caller
@@ -610,18 +762,18 @@ impl Audit {
         }
     }
 
-    fn finish(&self, decision: &str, reason: &str) {
-        tracing::info!(
-            target: "mcpgen::audit",
-            request_id = self.request_id,
-            subject = %self.subject,
-            client = %self.client,
-            tool = %self.tool,
-            scopes = %self.scopes.join(" "),
+    fn finish(&self, decision: &'static str, reason: &'static str) {
+        self.sink.record(crate::audit::AuditRecord {
+            request_id: self.request_id.clone(),
+            at: crate::db::now(),
+            transport: self.transport,
+            subject: self.subject.clone(),
+            client: self.client.clone(),
+            tool: self.tool.clone(),
+            scopes: self.scopes.join(" "),
             decision,
             reason,
-            duration_us = self.started.elapsed().as_micros() as u64,
-            "tools/call"
-        );
+            duration_us: self.started.elapsed().as_micros() as u64,
+        });
     }
 }

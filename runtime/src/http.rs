@@ -68,7 +68,13 @@ fn json_response(status: u16, body: Option<&Value>, challenge: Option<&str>) -> 
 }
 
 fn reply(r: &Reply) -> Response {
-    json_response(r.status, r.body.as_ref(), r.challenge.as_deref())
+    let mut response = json_response(r.status, r.body.as_ref(), r.challenge.as_deref());
+    if let Some(secs) = r.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 fn transport_error(status: u16, code: i64, message: &str) -> Response {
@@ -224,24 +230,11 @@ async fn handle_post<S: Tools>(
             };
             match result {
                 Ok(c) => Some(c),
-                Err(AuthError::InvalidToken) => {
-                    let mut e = RpcError::new(
-                        code::UNAUTHORIZED,
-                        401,
-                        "invalid credential: the bearer token or access key was not accepted",
-                    );
-                    e.challenge = Some(format!(
-                        "Bearer error=\"invalid_token\", error_description=\"the access token is invalid\", resource_metadata=\"{}\"",
-                        server.metadata_url()
+                Err(e) => {
+                    return reply(&Reply::error(
+                        &dispatch::auth_error(&server, &e),
+                        &Value::Null,
                     ));
-                    return reply(&Reply::error(&e, &Value::Null));
-                }
-                Err(AuthError::Unavailable) => {
-                    return transport_error(
-                        503,
-                        code::UNAVAILABLE,
-                        "service unavailable: credentials cannot be verified right now; retry shortly",
-                    );
                 }
             }
         }
@@ -265,6 +258,7 @@ async fn handle_post<S: Tools>(
             body: &bytes,
             headers: Some(headers),
             caller,
+            transport: "http",
         },
     );
     match outcome {

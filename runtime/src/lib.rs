@@ -16,9 +16,13 @@
 //! name ([`ReadCx`], [`WriteCx`], [`Owned`], [`ToolResult`], [`ToolError`]) and
 //! the registry they are collected into.
 
+pub mod audit;
+pub mod auth;
+pub mod builtin;
 pub mod cli;
 mod content;
 mod context;
+pub mod db;
 mod dispatch;
 mod error;
 pub mod http;
@@ -35,11 +39,15 @@ pub mod spec;
 pub mod __private;
 
 pub use content::{CallToolResult, Content, ContentBlock, EmbeddedResource, IntoCallResult};
-pub use context::{Caller, Invocation, LogLevel, Notifier, ReadCx, ToolContext, WriteCx};
+pub use context::{
+    AuthMethod, Caller, Invocation, LogLevel, Notifier, ReadCx, ToolContext, WriteCx,
+};
 pub use error::{ToolError, ToolResult};
 pub use input::{NoArguments, ToolInput, ToolOutput};
 pub use mcpgen_macros::tools;
 pub use record::{Owned, Record};
 pub use registry::{CallError, Permission, Registry, RegistryError, Tool, ToolDef, Tools};
-pub use server::{AuthError, Authenticator, McpServer, ServerOptions};
+pub use server::{
+    AuthError, Authenticator, McpServer, ServerOptions, StartError, select_environment,
+};
 pub use spec::Access;

@@ -70,6 +70,8 @@ pub struct RpcError {
     pub status: u16,
     /// `WWW-Authenticate` value for 401/403 answers.
     pub challenge: Option<String>,
+    /// `Retry-After` seconds for 429 answers.
+    pub retry_after: Option<u64>,
 }
 
 impl RpcError {
@@ -81,6 +83,7 @@ impl RpcError {
             data: None,
             status,
             challenge: None,
+            retry_after: None,
         }
     }
 

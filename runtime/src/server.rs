@@ -4,9 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::num::NonZeroU32;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::audit::AuditSink;
+use crate::builtin::ServerFacts;
 use crate::context::Caller;
 use crate::input::BoxFuture;
 use crate::registry::{Registry, RegistryError, Tools};
+use crate::spec::{DataKind, EnvironmentSpec, RuntimeKind};
 
 /// Why a presented credential was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +53,8 @@ pub struct ServerOptions {
     pub call_timeout: Duration,
     /// Tools per `tools/list` page.
     pub page_size: usize,
+    /// The manifest environment to run in.
+    pub environment: String,
 }
 
 impl Default for ServerOptions {
@@ -57,8 +66,77 @@ impl Default for ServerOptions {
             max_body_bytes: 1024 * 1024,
             call_timeout: Duration::from_secs(30),
             page_size: 100,
+            environment: "local".to_owned(),
         }
     }
+}
+
+/// Why a server cannot start. Each says what to change.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A tool's schema cannot be served.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// `--env` names no `[environments.*]` entry.
+    #[error("unknown environment `{name}`: the manifest declares {available}")]
+    UnknownEnvironment {
+        /// What was asked for.
+        name: String,
+        /// What exists.
+        available: String,
+    },
+    /// The environment says `enabled = false`.
+    #[error(
+        "environment `{0}` is disabled in the manifest (enabled = false): the server refuses to start there. \
+         Set `enabled = true` under [environments.{0}] when it is ready"
+    )]
+    Disabled(String),
+    /// A non-local environment without an external credential source.
+    #[error(
+        "environment `{name}` ({runtime} runtime) needs a real credential source: configure the authorization \
+         server's keys with --jwks-url or --jwt-public-key (development tokens work only in a local environment)"
+    )]
+    NoCredentialSource {
+        /// Environment name.
+        name: String,
+        /// Its runtime.
+        runtime: String,
+    },
+    /// Something else needed at startup failed.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The manifest environment called `name`. A manifest without
+/// `[environments]` has one implicit environment, `local`.
+pub fn select_environment(
+    environments: &'static [EnvironmentSpec],
+    name: &str,
+) -> Result<EnvironmentSpec, StartError> {
+    static IMPLICIT_LOCAL: EnvironmentSpec = EnvironmentSpec {
+        name: "local",
+        runtime: RuntimeKind::Local,
+        data: DataKind::Local,
+        writes: true,
+        enabled: true,
+    };
+    let list: &[EnvironmentSpec] = if environments.is_empty() {
+        std::slice::from_ref(&IMPLICIT_LOCAL)
+    } else {
+        environments
+    };
+    let env =
+        list.iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| StartError::UnknownEnvironment {
+                name: name.to_owned(),
+                available: list.iter().map(|e| e.name).collect::<Vec<_>>().join(", "),
+            })?;
+    if !env.enabled {
+        return Err(StartError::Disabled(env.name.to_owned()));
+    }
+    Ok(*env)
 }
 
 /// An MCP server for the tools of `S`.
@@ -68,6 +146,20 @@ pub struct McpServer<S: Tools> {
     pub(crate) options: ServerOptions,
     pub(crate) auth: Option<Arc<dyn Authenticator>>,
     pub(crate) endpoint: Endpoint,
+    pub(crate) facts: ServerFacts,
+    pub(crate) audit: AuditSink,
+    pub(crate) limits: Limits,
+}
+
+/// Per-subject call budgets from `[limits]` and `[tools.*] calls_per_minute`.
+pub(crate) struct Limits {
+    pub(crate) global: Option<DefaultKeyedRateLimiter<String>>,
+    pub(crate) per_tool: Vec<Option<DefaultKeyedRateLimiter<String>>>,
+}
+
+fn per_minute(n: u64) -> Option<DefaultKeyedRateLimiter<String>> {
+    let n = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))?;
+    Some(RateLimiter::keyed(Quota::per_minute(n)))
 }
 
 /// Facts derived from the manifest's `[resource] uri`.
@@ -137,17 +229,60 @@ pub(crate) fn host_of(authority: &str) -> String {
 }
 
 impl<S: Tools> McpServer<S> {
-    /// Build the server: every schema is computed and compiled here, once.
-    pub fn new(app: S, options: ServerOptions) -> Result<Self, RegistryError> {
+    /// Build the server in `options.environment`: every schema is computed
+    /// and compiled here, once. Fails closed on an unknown or disabled
+    /// environment.
+    pub fn new(app: S, options: ServerOptions) -> Result<Self, StartError> {
         let registry = S::registry()?;
-        let endpoint = Endpoint::parse(S::manifest().resource.uri);
+        let manifest = S::manifest();
+        let environment = select_environment(manifest.environments, &options.environment)?;
+        let endpoint = Endpoint::parse(manifest.resource.uri);
+        let limits = Limits {
+            global: manifest.limits.calls_per_minute.and_then(per_minute),
+            per_tool: registry
+                .tools()
+                .iter()
+                .map(|t| t.def().calls_per_minute.and_then(per_minute))
+                .collect(),
+        };
+        let facts = ServerFacts {
+            name: manifest.server.name,
+            version: options.version.clone(),
+            environment,
+            database: None,
+        };
         Ok(Self {
             registry,
             app,
             options,
             auth: None,
             endpoint,
+            facts,
+            audit: AuditSink::tracing_only(),
+            limits,
         })
+    }
+
+    /// Record audit rows in `db` as well as events.
+    pub fn with_audit(mut self, audit: AuditSink) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// Report the database kind (`sqlite` / `postgres`) in the status tool.
+    pub fn with_database(mut self, kind: &'static str) -> Self {
+        self.facts.database = Some(kind);
+        self
+    }
+
+    /// The environment in force.
+    pub fn environment(&self) -> &EnvironmentSpec {
+        &self.facts.environment
+    }
+
+    /// The audit sink (flush it on shutdown).
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
     }
 
     /// Verify credentials with `auth`. Without one, only public tools can

@@ -129,6 +129,15 @@ pub struct Annotations {
     pub open_world_hint: bool,
 }
 
+/// `[limits]`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct LimitsSpec {
+    /// Calls per minute per subject across all tools.
+    pub calls_per_minute: Option<u64>,
+    /// Default per-call timeout in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
 /// The whole manifest, as generated code sees it.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ManifestSpec {
@@ -144,4 +153,6 @@ pub struct ManifestSpec {
     pub environments: &'static [EnvironmentSpec],
     /// `[clients]`, sorted by client id.
     pub clients: &'static [ClientSpec],
+    /// `[limits]`.
+    pub limits: LimitsSpec,
 }

@@ -14,12 +14,14 @@ use crate::protocol::{RpcError, code};
 use crate::registry::Tools;
 use crate::server::McpServer;
 
-/// Serve `server` over `input`/`output` until `input` ends, as `caller`
-/// (the credential taken from the environment; `None` means only public
-/// tools). Requests run concurrently; each response is one line.
+/// Serve `server` over `input`/`output` until `input` ends, with
+/// `credential` (a bearer token or access key taken from the environment;
+/// `None` means only public tools). The credential is verified for every
+/// message, exactly as over HTTP, so expiry and revocation apply. Requests
+/// run concurrently; each response is one line.
 pub async fn serve<S, R, W>(
     server: Arc<McpServer<S>>,
-    caller: Option<Caller>,
+    credential: Option<String>,
     input: R,
     output: W,
 ) -> std::io::Result<()>
@@ -62,12 +64,32 @@ where
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        let caller: Option<Caller> = match &credential {
+            None => None,
+            Some(c) => match server.authenticate(c).await {
+                Ok(caller) => Some(caller),
+                Err(e) => {
+                    // Notifications get no answer, not even a refusal.
+                    let notification = serde_json::from_slice::<Value>(&line)
+                        .ok()
+                        .is_some_and(|m| m.is_object() && m.get("id").is_none());
+                    if !notification {
+                        send(
+                            &out_tx,
+                            Reply::error(&dispatch::auth_error(&server, &e), &Value::Null),
+                        );
+                    }
+                    continue;
+                }
+            },
+        };
         let outcome = dispatch::prepare(
             &server,
             Incoming {
                 body: &line,
                 headers: None,
-                caller: caller.clone(),
+                caller,
+                transport: "stdio",
             },
         );
         match outcome {

@@ -320,11 +320,18 @@ pub mod process {
     }
 
     impl HttpServer {
-        /// Run `bin serve --listen 127.0.0.1:0 [extra]` and wait until it
-        /// listens.
+        /// Run `bin serve --listen 127.0.0.1:0 --data-dir <fresh> [extra]`
+        /// and wait until it listens.
         pub fn start(bin: &str, extra: &[&str]) -> Self {
+            let data = scratch_dir("server");
+            Self::start_in(bin, &data, extra)
+        }
+
+        /// Like [`HttpServer::start`], with a given data directory.
+        pub fn start_in(bin: &str, data: &Path, extra: &[&str]) -> Self {
             let mut child = Command::new(bin)
-                .args(["serve", "--listen", "127.0.0.1:0"])
+                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(data)
                 .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -345,9 +352,18 @@ pub mod process {
                     log.push('\n');
                 }
             });
-            let url = rx
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("{bin} did not start listening within 30 s"));
+            let url = match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(url) => url,
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    std::thread::sleep(Duration::from_millis(100));
+                    panic!(
+                        "{bin} did not start listening within 30 s:\n{}",
+                        log.lock().expect("log lock")
+                    );
+                }
+            };
             Self { child, url, log }
         }
 
@@ -367,6 +383,23 @@ pub mod process {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+
+    /// A new empty directory under `target/test-scratch`, unique to this
+    /// process and call.
+    pub fn scratch_dir(label: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/test-scratch")
+            .join(format!(
+                "{label}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir scratch");
+        dir
     }
 
     /// The real clients, installed once per checkout under

@@ -1,0 +1,138 @@
+//! Development tokens: a signing key created on first use in the data
+//! directory, trusted only in the local environment, so the quickstart can
+//! show a real bearer flow without an authorization server.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, encode};
+use serde::Serialize;
+
+use super::jwt::{JwtConfig, JwtVerifier, Keys};
+use crate::context::AuthMethod;
+use crate::db::now;
+
+/// The `iss` of development tokens. No real authorization server uses it.
+pub const DEV_ISSUER: &str = "urn:mcpgen:dev";
+const KID: &str = "mcpgen-dev";
+const FILE: &str = "dev-signing-key.p8";
+
+/// The local development signing key.
+pub struct DevKey {
+    pkcs8: Vec<u8>,
+    public: Vec<u8>,
+    path: PathBuf,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: String,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+}
+
+impl DevKey {
+    /// Load the key from `data_dir`, creating it (mode 0600) if missing.
+    pub fn load_or_create(data_dir: &Path) -> std::io::Result<Self> {
+        let path = data_dir.join(FILE);
+        let pkcs8 = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(data_dir)?;
+                let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+                    .map_err(|_| std::io::Error::other("cannot generate a signing key"))?;
+                let bytes = doc.as_ref().to_vec();
+                write_private(&path, &bytes)?;
+                bytes
+            }
+            Err(e) => return Err(e),
+        };
+        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| {
+            std::io::Error::other(format!("{} is not an Ed25519 PKCS#8 key", path.display()))
+        })?;
+        Ok(Self {
+            public: pair.public_key().as_ref().to_vec(),
+            pkcs8,
+            path,
+        })
+    }
+
+    /// Where the key lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sign a token for `subject` with `scopes`, valid for `ttl`, for the
+    /// resource `audience`.
+    pub fn mint(
+        &self,
+        audience: &str,
+        subject: &str,
+        scopes: &[String],
+        client: Option<&str>,
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(KID.into());
+        let iat = now();
+        let jti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode({
+            let mut b = [0u8; 12];
+            aws_lc_rs::rand::fill(&mut b)
+                .expect("the system random number generator is unavailable");
+            b
+        });
+        let claims = Claims {
+            iss: DEV_ISSUER,
+            sub: subject,
+            aud: audience,
+            iat,
+            nbf: iat,
+            exp: iat + ttl.as_secs() as i64,
+            jti,
+            scope: scopes.join(" "),
+            client_id: client,
+        };
+        encode(&header, &claims, &EncodingKey::from_ed_der(&self.pkcs8))
+    }
+
+    /// A verifier that accepts this key's tokens for `audience`.
+    pub fn verifier(&self, audience: &str) -> JwtVerifier {
+        let mut config = JwtConfig::new(DEV_ISSUER, audience);
+        config.algorithms = vec![Algorithm::EdDSA];
+        config.method = AuthMethod::DevToken;
+        JwtVerifier::new(
+            config,
+            Keys::Static(vec![(
+                Some(KID.into()),
+                DecodingKey::from_ed_der(&self.public),
+            )]),
+        )
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}

@@ -1,0 +1,288 @@
+//! OAuth access tokens (RFC 9068 JWTs): signature with a key from a JWKS
+//! URL or configured public keys, an algorithm allowlist, exact issuer,
+//! audience = this resource, expiry and not-before with small leeway, and
+//! explicit typing.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
+
+use crate::context::{AuthMethod, Caller};
+use crate::server::AuthError;
+
+/// How a verifier is set up.
+#[derive(Clone)]
+pub struct JwtConfig {
+    /// The exact `iss` expected.
+    pub issuer: String,
+    /// The `aud` that must be present: the manifest's resource URI.
+    pub audience: String,
+    /// Accepted algorithms. Never `none`, never HMAC (keys are public).
+    pub algorithms: Vec<Algorithm>,
+    /// Accepted `typ` header values, compared case-insensitively.
+    /// Default `at+jwt` and `application/at+jwt` (RFC 9068).
+    pub accepted_typ: Vec<String>,
+    /// Clock leeway for `exp` and `nbf`.
+    pub leeway: Duration,
+    /// How callers verified by this config are labelled.
+    pub method: AuthMethod,
+}
+
+impl JwtConfig {
+    /// The strict defaults for `issuer` and `audience`.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            algorithms: vec![
+                Algorithm::RS256,
+                Algorithm::PS256,
+                Algorithm::ES256,
+                Algorithm::EdDSA,
+            ],
+            accepted_typ: vec!["at+jwt".into(), "application/at+jwt".into()],
+            leeway: Duration::from_secs(60),
+            method: AuthMethod::OAuth,
+        }
+    }
+}
+
+/// Where verification keys come from.
+pub enum Keys {
+    /// Configured keys, by `kid` (`None`: the key for tokens without one).
+    Static(Vec<(Option<String>, DecodingKey)>),
+    /// A JWKS document fetched from the authorization server.
+    Jwks(Box<JwksSource>),
+}
+
+/// A JWKS URL, fetched when a token names a `kid` not yet known (at most
+/// once per cooldown) and refreshed after `max_age`; never on every request.
+pub struct JwksSource {
+    url: String,
+    http: reqwest::Client,
+    cache: RwLock<HashMap<String, DecodingKey>>,
+    fetched_at: RwLock<Option<Instant>>,
+    fetch_lock: Mutex<Option<Instant>>,
+    max_age: Duration,
+    cooldown: Duration,
+}
+
+impl JwksSource {
+    /// Keys from `url` (https, or http on loopback for tests).
+    pub fn new(url: impl Into<String>) -> Result<Self, String> {
+        let url = url.into();
+        let https = url.starts_with("https://");
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| url.starts_with(p));
+        if !https && !loopback {
+            return Err(format!("the JWKS URL must use https (got {url})"));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            url,
+            http,
+            cache: RwLock::new(HashMap::new()),
+            fetched_at: RwLock::new(None),
+            fetch_lock: Mutex::new(None),
+            max_age: Duration::from_secs(600),
+            cooldown: Duration::from_secs(30),
+        })
+    }
+
+    /// Set how often unknown `kid`s may trigger a refetch.
+    pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    async fn lookup(&self, kid: &str) -> Option<DecodingKey> {
+        self.cache.read().await.get(kid).cloned()
+    }
+
+    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, AuthError> {
+        let fresh = self
+            .fetched_at
+            .read()
+            .await
+            .is_some_and(|t| t.elapsed() < self.max_age);
+        if fresh && let Some(k) = self.lookup(kid).await {
+            return Ok(Some(k));
+        }
+        {
+            let mut last_attempt = self.fetch_lock.lock().await;
+            // Someone else may have fetched while we waited.
+            if let Some(k) = self.lookup(kid).await
+                && self
+                    .fetched_at
+                    .read()
+                    .await
+                    .is_some_and(|t| t.elapsed() < self.max_age)
+            {
+                return Ok(Some(k));
+            }
+            if last_attempt.is_none_or(|t| t.elapsed() >= self.cooldown) {
+                *last_attempt = Some(Instant::now());
+                match self.fetch().await {
+                    Ok(keys) => {
+                        *self.cache.write().await = keys;
+                        *self.fetched_at.write().await = Some(Instant::now());
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot fetch the JWKS");
+                        if self.cache.read().await.is_empty() {
+                            return Err(AuthError::Unavailable);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(self.lookup(kid).await)
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, String> {
+        let set: JwkSet = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("request failed: {}", e.without_url()))?
+            .json()
+            .await
+            .map_err(|e| format!("not a JWKS document: {}", e.without_url()))?;
+        Ok(set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                DecodingKey::from_jwk(jwk).ok().map(|k| (kid, k))
+            })
+            .collect())
+    }
+}
+
+/// Verifies access tokens for one issuer.
+pub struct JwtVerifier {
+    config: JwtConfig,
+    keys: Keys,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    scp: Option<ScopeList>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    azp: Option<String>,
+    #[serde(default)]
+    jti: Option<String>,
+    exp: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ScopeList {
+    Space(String),
+    List(Vec<String>),
+}
+
+/// A `kid` safe to use as a lookup key: short, printable, no separators
+/// that could smuggle a path or a query.
+fn sane_kid(kid: &str) -> bool {
+    !kid.is_empty()
+        && kid.len() <= 128
+        && kid.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+' | b'~')
+        })
+}
+
+impl JwtVerifier {
+    /// A verifier with `config` and `keys`. HMAC algorithms are removed:
+    /// with public keys they would let anyone sign.
+    pub fn new(mut config: JwtConfig, keys: Keys) -> Self {
+        config
+            .algorithms
+            .retain(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512));
+        Self { config, keys }
+    }
+
+    /// The issuer this verifier trusts.
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    /// Verify `token`; any failure is `InvalidToken` (or `Unavailable` when
+    /// keys cannot be fetched at all).
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let header = decode_header(token).map_err(|_| AuthError::InvalidToken)?;
+        if !self.config.algorithms.contains(&header.alg) {
+            return Err(AuthError::InvalidToken);
+        }
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            self.config
+                .accepted_typ
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(t))
+        });
+        if !typ_ok {
+            return Err(AuthError::InvalidToken);
+        }
+        // `jku`, `x5u`, `jwk` and `x5c` in the header are never followed or
+        // trusted: keys come only from configuration.
+        let kid = header.kid.as_deref();
+        if kid.is_some_and(|k| !sane_kid(k)) {
+            return Err(AuthError::InvalidToken);
+        }
+        let key = match &self.keys {
+            Keys::Static(keys) => keys
+                .iter()
+                .find(|(k, _)| {
+                    (k.is_some() && k.as_deref() == kid) || (k.is_none() && keys.len() == 1)
+                })
+                .map(|(_, key)| key.clone()),
+            Keys::Jwks(source) => match kid {
+                Some(k) => source.key(k).await?,
+                None => None,
+            },
+        };
+        let key = key.ok_or(AuthError::InvalidToken)?;
+        let mut validation = Validation::new(header.alg);
+        validation.algorithms = vec![header.alg];
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.leeway = self.config.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data =
+            decode::<Claims>(token, &key, &validation).map_err(|_| AuthError::InvalidToken)?;
+        let claims = data.claims;
+        if claims.sub.is_empty() {
+            return Err(AuthError::InvalidToken);
+        }
+        let scopes: Vec<String> = match (&claims.scope, &claims.scp) {
+            (Some(s), _) => s.split_whitespace().map(str::to_owned).collect(),
+            (None, Some(ScopeList::Space(s))) => s.split_whitespace().map(str::to_owned).collect(),
+            (None, Some(ScopeList::List(l))) => l.clone(),
+            (None, None) => Vec::new(),
+        };
+        let client = claims.client_id.or(claims.azp);
+        Ok(Caller::new(claims.sub, scopes, client).with_credential(
+            self.config.method,
+            claims.jti,
+            Some(claims.exp),
+        ))
+    }
+}

@@ -1,0 +1,50 @@
+//! Credentials: access keys (issued by this server) and OAuth access tokens
+//! (JWTs from the authorization server, or minted locally for development).
+
+pub mod dev;
+pub mod jwt;
+pub mod keys;
+
+use std::sync::Arc;
+
+use crate::context::Caller;
+use crate::input::BoxFuture;
+use crate::server::{AuthError, Authenticator};
+
+pub use dev::DevKey;
+pub use jwt::{JwksSource, JwtConfig, JwtVerifier, Keys};
+pub use keys::{AccessKeys, KeyError, KeyInfo, NewKey};
+
+/// Every credential source a server trusts, tried in a fixed order: access
+/// keys (recognised by their `mcpk_` prefix), then OAuth tokens, then (in
+/// the local environment only) development tokens.
+#[derive(Default, Clone)]
+pub struct Credentials {
+    /// Access keys in the database.
+    pub keys: Option<AccessKeys>,
+    /// Tokens from the external authorization server.
+    pub oauth: Option<Arc<JwtVerifier>>,
+    /// Tokens from `token mint` (local environment only).
+    pub dev: Option<Arc<JwtVerifier>>,
+}
+
+impl Authenticator for Credentials {
+    fn authenticate<'a>(&'a self, credential: &'a str) -> BoxFuture<'a, Result<Caller, AuthError>> {
+        Box::pin(async move {
+            if credential.starts_with(keys::PREFIX) {
+                return match &self.keys {
+                    Some(k) => k.verify(credential).await,
+                    None => Err(AuthError::InvalidToken),
+                };
+            }
+            let mut result = Err(AuthError::InvalidToken);
+            for verifier in [&self.oauth, &self.dev].into_iter().flatten() {
+                result = verifier.verify(credential).await;
+                if !matches!(result, Err(AuthError::InvalidToken)) {
+                    break;
+                }
+            }
+            result
+        })
+    }
+}

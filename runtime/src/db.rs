@@ -1,0 +1,261 @@
+//! Storage through sqlx: an embedded SQLite file by default, PostgreSQL when
+//! `DATABASE_URL` says so. One code path for both (sqlx's `Any` driver,
+//! portable SQL, `$N` placeholders, times as Unix seconds).
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// Why the database could not be used. Messages never include the URL (it
+/// may carry a password).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The URL's scheme is not one mcpgen supports.
+    #[error("unsupported database URL: use sqlite://PATH or postgres://... (got scheme `{0}`)")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the {kind} database: {reason}")]
+    Connect {
+        /// SQLite or PostgreSQL.
+        kind: &'static str,
+        /// What went wrong, without the URL.
+        reason: String,
+    },
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(String),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        // sqlx errors can quote the connection string in some cases; keep
+        // only the kind of failure.
+        let reason = match &e {
+            sqlx::Error::Database(db) => db.message().to_owned(),
+            sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_owned(),
+            sqlx::Error::Io(io) => format!("I/O error: {}", io.kind()),
+            sqlx::Error::RowNotFound => "row not found".to_owned(),
+            other => error_kind(other).to_owned(),
+        };
+        DbError::Query(reason)
+    }
+}
+
+fn error_kind(e: &sqlx::Error) -> &'static str {
+    match e {
+        sqlx::Error::Configuration(_) => "configuration error",
+        sqlx::Error::Tls(_) => "TLS error",
+        sqlx::Error::Protocol(_) => "protocol error",
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => "decode error",
+        sqlx::Error::PoolClosed => "pool closed",
+        _ => "driver error",
+    }
+}
+
+/// Which database is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// An SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A connection pool and what it points at.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    kind: DbKind,
+    description: String,
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Db {
+    /// Connect to `url` (`sqlite://path` creates the file; `postgres://...`).
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let (kind, url, description, max) = match scheme.as_str() {
+            "sqlite" => {
+                let path = url
+                    .trim_start_matches("sqlite:")
+                    .trim_start_matches("//")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let url = if url.contains("mode=") {
+                    url.to_owned()
+                } else {
+                    format!("{url}{sep}mode=rwc")
+                };
+                (DbKind::Sqlite, url, format!("SQLite file {path}"), 8)
+            }
+            "postgres" | "postgresql" => {
+                let host = url
+                    .split('@')
+                    .next_back()
+                    .and_then(|r| r.split_once("://").map_or(Some(r), |(_, h)| Some(h)))
+                    .unwrap_or_default()
+                    .split('?')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                (
+                    DbKind::Postgres,
+                    url.to_owned(),
+                    format!("PostgreSQL at {host}"),
+                    16,
+                )
+            }
+            other => return Err(DbError::UnsupportedUrl(other.to_owned())),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(&url)
+            .await
+            .map_err(|e| DbError::Connect {
+                kind: match kind {
+                    DbKind::Sqlite => "SQLite",
+                    DbKind::Postgres => "PostgreSQL",
+                },
+                reason: DbError::from(e).to_string(),
+            })?;
+        if kind == DbKind::Sqlite {
+            // Concurrent readers with one writer, and wait instead of failing
+            // when the writer is busy.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+            sqlx::query("PRAGMA busy_timeout = 5000")
+                .execute(&pool)
+                .await?;
+        }
+        Ok(Self {
+            pool,
+            kind,
+            description,
+        })
+    }
+
+    /// `DATABASE_URL` if set, else the SQLite file `mcpgen.db` in `data_dir`
+    /// (created if missing).
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, DbError> {
+        match database_url {
+            Some(url) if !url.is_empty() => Self::connect(url).await,
+            _ => {
+                std::fs::create_dir_all(data_dir).map_err(|e| DbError::Connect {
+                    kind: "SQLite",
+                    reason: format!(
+                        "cannot create the data directory {}: {e}",
+                        data_dir.display()
+                    ),
+                })?;
+                let path = data_dir.join("mcpgen.db");
+                Self::connect(&format!("sqlite://{}", path.display())).await
+            }
+        }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// SQLite or PostgreSQL.
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// What the database is, for humans, without credentials.
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    /// Apply `migrations` (version, description, SQL), tracked in `table`.
+    /// Safe to run from several instances at once.
+    pub async fn migrate(
+        &self,
+        table: &'static str,
+        migrations: &[(i64, &'static str, &'static str)],
+    ) -> Result<(), DbError> {
+        let list = migrations
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(sql),
+                    false,
+                )
+            })
+            .collect();
+        let mut migrator = Migrator::with_migrations(list);
+        migrator.dangerous_set_table_name(table);
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| DbError::Migrate(e.to_string()))
+    }
+
+    /// The runtime's own tables: access keys and the audit trail.
+    pub async fn migrate_runtime(&self) -> Result<(), DbError> {
+        self.migrate("mcpgen_migrations", RUNTIME_MIGRATIONS).await
+    }
+}
+
+const RUNTIME_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "access keys",
+        "CREATE TABLE mcpgen_access_keys (
+            id TEXT PRIMARY KEY,
+            secret_hash TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            client TEXT,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT,
+            revoked_at BIGINT,
+            last_used_at BIGINT
+        )",
+    ),
+    (
+        2,
+        "audit trail",
+        "CREATE TABLE mcpgen_audit (
+            request_id TEXT PRIMARY KEY,
+            at BIGINT NOT NULL,
+            transport TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            client TEXT NOT NULL,
+            tool TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            duration_us BIGINT NOT NULL
+        )",
+    ),
+];
