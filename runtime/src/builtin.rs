@@ -159,6 +159,9 @@ fn get_environment_status<'a, S>(
     })
 }
 
+/// The `declared_at` of built-in tools.
+pub const DECLARED_AT: &str = "built in";
+
 const READ_ONLY: Annotations = Annotations {
     read_only_hint: true,
     destructive_hint: None,
@@ -179,7 +182,7 @@ pub(crate) fn definitions<S: 'static>() -> [ToolDef<S>; 2] {
             public: false,
             record: None,
             annotations: READ_ONLY,
-            declared_at: "built in",
+            declared_at: DECLARED_AT,
             input_type: "(no input)",
             input_schema: crate::__private::input_schema::<NoArguments>,
             output_schema: <EnvironmentReport as IntoCallResult>::output_schema,
@@ -197,7 +200,7 @@ pub(crate) fn definitions<S: 'static>() -> [ToolDef<S>; 2] {
             public: false,
             record: None,
             annotations: READ_ONLY,
-            declared_at: "built in",
+            declared_at: DECLARED_AT,
             input_type: "(no input)",
             input_schema: crate::__private::input_schema::<NoArguments>,
             output_schema: <AccessReport as IntoCallResult>::output_schema,

@@ -453,7 +453,10 @@ fn decide<S: Tools>(server: &McpServer<S>, tool: &Tool<S>, caller: Option<&Calle
         Permission::Unauthenticated => return Decision::Unauthenticated,
         Permission::MissingScopes => return Decision::MissingScopes,
     }
-    if let Some(client) = caller.and_then(Caller::client_id)
+    // Built-ins only describe the caller and the server: every
+    // authenticated client may use them.
+    if !tool.def().is_builtin()
+        && let Some(client) = caller.and_then(Caller::client_id)
         && let Some(entry) = S::manifest().clients.iter().find(|c| c.client_id == client)
         && !entry
             .tools

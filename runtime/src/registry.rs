@@ -48,6 +48,13 @@ pub struct ToolDef<S: 'static> {
     pub call: CallFn<S>,
 }
 
+impl<S> ToolDef<S> {
+    /// Whether this is one of the runtime's built-in tools.
+    pub fn is_builtin(&self) -> bool {
+        self.declared_at == crate::builtin::DECLARED_AT
+    }
+}
+
 impl<S> Clone for ToolDef<S> {
     fn clone(&self) -> Self {
         *self

@@ -139,7 +139,7 @@ impl AccessKeys {
         if owner.is_empty() || owner.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(KeyError::InvalidOwner);
         }
-        let mut scopes: Vec<String> = scopes.to_vec();
+        let mut scopes: Vec<String> = scopes.iter().filter(|s| !s.is_empty()).cloned().collect();
         scopes.sort();
         scopes.dedup();
         for s in &scopes {

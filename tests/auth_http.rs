@@ -1,0 +1,700 @@
+//! Who may call what, over real HTTP and stdio against the example app's
+//! binary: every tool answers 401 without a credential, 403 naming its
+//! scopes with a credential lacking them, 200 with the right one — for
+//! OAuth tokens and access keys alike — and a table of token attacks is
+//! refused with 401 every time.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use mcpgen::Tools;
+use mcpgen_tests::process::{HttpServer, notes_bin, scratch_dir};
+use mcpgen_tests::tokens::{self, claims, sign_with, token, trust_arg, with_payload};
+use serde_json::{Value, json};
+
+/// Arguments that are valid for each example tool.
+fn arguments(tool: &str) -> Value {
+    match tool {
+        "search_owned_notes" => json!({"query": ""}),
+        "get_owned_note" => json!({"id": 1}),
+        "create_text_note" => json!({"title": "t", "body": "b"}),
+        "verify_access" | "get_environment_status" => json!({}),
+        other => panic!("add valid arguments for the new tool `{other}` here"),
+    }
+}
+
+fn call(tool: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+           "params": {"name": tool, "arguments": arguments(tool)}})
+}
+
+struct Answer {
+    status: u16,
+    challenge: Option<String>,
+    body: Value,
+}
+
+async fn post(url: &str, credential: Option<&str>, body: &Value) -> Answer {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25");
+    if let Some(c) = credential {
+        req = req.header("authorization", format!("Bearer {c}"));
+    }
+    let res = req.body(body.to_string()).send().await.expect("answered");
+    let status = res.status().as_u16();
+    let challenge = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = serde_json::from_str(&res.text().await.unwrap()).unwrap_or(Value::Null);
+    Answer {
+        status,
+        challenge,
+        body,
+    }
+}
+
+fn cli(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(notes_bin())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("notes runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn create_key(data: &std::path::Path, owner: &str, scopes: &str, extra: &[&str]) -> Value {
+    let (ok, out, err) = cli(
+        data,
+        &[
+            &[
+                "keys", "create", "--owner", owner, "--scopes", scopes, "--json",
+            ],
+            extra,
+        ]
+        .concat(),
+    );
+    assert!(ok, "{err}");
+    let key: Value = serde_json::from_str(&out).expect("one JSON object");
+    assert!(key["id"].is_string() && key["key"].as_str().unwrap().starts_with("mcpk_"));
+    key
+}
+
+const METADATA: &str =
+    "resource_metadata=\"http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp\"";
+
+#[tokio::test]
+async fn every_tool_401_403_200_with_tokens_and_access_keys() {
+    let data = scratch_dir("auth-http");
+    let reader_key = create_key(&data, "alice", "notes:read", &[]);
+    let writer_key = create_key(&data, "alice", "notes:read,notes:write", &[]);
+    let nothing_key = create_key(&data, "alice", "", &[]);
+    let server = HttpServer::start_in(notes_bin(), &data, &["--jwt-public-key", &trust_arg()]);
+    let registry = notes_app::Notes::registry().unwrap();
+    let tools: Vec<_> = registry.tools().iter().map(|t| t.def()).collect();
+    assert_eq!(tools.len(), 5, "three app tools and two built-ins");
+
+    for def in &tools {
+        let name = def.name;
+        // Without a credential: 401 and a challenge that says where to go.
+        let a = post(&server.url, None, &call(name)).await;
+        assert_eq!(a.status, 401, "{name}: {}", a.body);
+        let challenge = a.challenge.expect("challenge");
+        assert!(
+            challenge.starts_with("Bearer ") && challenge.contains(METADATA),
+            "{challenge}"
+        );
+        if !def.scopes.is_empty() {
+            assert!(
+                challenge.contains(&format!("scope=\"{}\"", def.scopes.join(" "))),
+                "{challenge}"
+            );
+        }
+        assert_eq!(a.body["error"]["code"], -31401);
+
+        // Right credential: 200 with a result (OAuth token, then access key).
+        let all = ["notes:read", "notes:write"];
+        for credential in [
+            token("alice", &all),
+            writer_key["key"].as_str().unwrap().to_owned(),
+        ] {
+            let a = post(&server.url, Some(&credential), &call(name)).await;
+            assert_eq!(a.status, 200, "{name}: {}", a.body);
+            assert!(a.body["result"].is_object(), "{name}: {}", a.body);
+        }
+
+        // A credential without the tool's scopes: 403 naming all of them.
+        if def.scopes.is_empty() {
+            // Built-ins need only authentication.
+            let a = post(
+                &server.url,
+                Some(nothing_key["key"].as_str().unwrap()),
+                &call(name),
+            )
+            .await;
+            assert_eq!(a.status, 200, "{name}");
+            continue;
+        }
+        let lacking: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|s| !def.scopes.contains(s))
+            .collect();
+        let lacking_key = if def.scopes.contains(&"notes:write") {
+            &reader_key
+        } else {
+            &nothing_key
+        };
+        for credential in [
+            token("alice", &lacking),
+            lacking_key["key"].as_str().unwrap().to_owned(),
+        ] {
+            let a = post(&server.url, Some(&credential), &call(name)).await;
+            assert_eq!(a.status, 403, "{name}: {}", a.body);
+            let challenge = a.challenge.expect("step-up challenge");
+            assert!(
+                challenge.starts_with("Bearer error=\"insufficient_scope\"")
+                    && challenge.contains(&format!("scope=\"{}\"", def.scopes.join(" ")))
+                    && challenge.contains(METADATA),
+                "{challenge}"
+            );
+            assert_eq!(a.body["error"]["code"], -31403);
+            assert_eq!(a.body["error"]["data"]["requiredScopes"], json!(def.scopes));
+        }
+    }
+    assert!(!server.log().contains("mcpk_"), "no key material in logs");
+}
+
+#[tokio::test]
+async fn token_attacks_are_refused_with_401() {
+    let data = scratch_dir("auth-attacks");
+    let revoked = create_key(&data, "alice", "notes:read", &[]);
+    let (ok, _, err) = cli(&data, &["keys", "revoke", revoked["id"].as_str().unwrap()]);
+    assert!(ok, "{err}");
+    let expiring = create_key(&data, "alice", "notes:read", &["--expires", "1s"]);
+    let live = create_key(&data, "alice", "notes:read", &[]);
+    let server = HttpServer::start_in(notes_bin(), &data, &["--jwt-public-key", &trust_arg()]);
+
+    let good = token("alice", &["notes:read"]);
+    let now = tokens::now();
+    let mut c = claims("alice", &["notes:read"]);
+    let with = |key: &str, value: Value| {
+        let mut c = claims("alice", &["notes:read"]);
+        c[key] = value;
+        c
+    };
+    let hs256 = {
+        let public = std::fs::read(tokens::fixture("as-key.pub.pem")).unwrap();
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        h.typ = Some("at+jwt".into());
+        h.kid = Some(tokens::KID.into());
+        jsonwebtoken::encode(&h, &c, &jsonwebtoken::EncodingKey::from_secret(&public)).unwrap()
+    };
+    let alg_none = format!(
+        "{}.{}.",
+        tokens::b64(br#"{"alg":"none","typ":"at+jwt"}"#),
+        tokens::b64(c.to_string().as_bytes())
+    );
+    let tampered_signature = {
+        let mut t = good.clone().into_bytes();
+        let last = t.len() - 5;
+        t[last] = if t[last] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(t).unwrap()
+    };
+    c["scope"] = json!("notes:read notes:write");
+    let escalated = with_payload(&good, &c);
+    let mut smuggled = claims("alice", &[]);
+    smuggled["scopes"] = json!("notes:read");
+    smuggled["permissions"] = json!(["notes:read"]);
+    let smuggled_tampered = with_payload(&token("alice", &[]), &smuggled);
+    let live_key = live["key"].as_str().unwrap().to_owned();
+    let wrong_secret = format!("{}{}", &live_key[..live_key.len() - 4], "AAAA");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("alg none", Some(alg_none), ""),
+        ("HS256 signed with the public key", Some(hs256), ""),
+        (
+            "wrong audience",
+            Some(sign_with(
+                "as-key.pem",
+                &with("aud", json!("https://other.example.com/mcp")),
+                |_| {},
+            )),
+            "",
+        ),
+        (
+            "wrong issuer",
+            Some(sign_with(
+                "as-key.pem",
+                &with("iss", json!("https://evil.example.com")),
+                |_| {},
+            )),
+            "",
+        ),
+        (
+            "expired",
+            Some(sign_with(
+                "as-key.pem",
+                &with("exp", json!(now - 3600)),
+                |_| {},
+            )),
+            "",
+        ),
+        (
+            "not yet valid",
+            Some(sign_with(
+                "as-key.pem",
+                &with("nbf", json!(now + 3600)),
+                |_| {},
+            )),
+            "",
+        ),
+        (
+            "missing typ",
+            Some(sign_with(
+                "as-key.pem",
+                &claims("alice", &["notes:read"]),
+                |h| h.typ = None,
+            )),
+            "",
+        ),
+        (
+            "wrong typ (an ID token)",
+            Some(sign_with(
+                "as-key.pem",
+                &claims("alice", &["notes:read"]),
+                |h| h.typ = Some("JWT".into()),
+            )),
+            "",
+        ),
+        (
+            "unknown kid",
+            Some(sign_with(
+                "as-key.pem",
+                &claims("alice", &["notes:read"]),
+                |h| h.kid = Some("rotated-away".into()),
+            )),
+            "",
+        ),
+        (
+            "kid with path characters",
+            Some(sign_with(
+                "as-key.pem",
+                &claims("alice", &["notes:read"]),
+                |h| h.kid = Some("../../etc/passwd".into()),
+            )),
+            "",
+        ),
+        (
+            "signed by another key",
+            Some(sign_with(
+                "other-key.pem",
+                &claims("alice", &["notes:read"]),
+                |_| {},
+            )),
+            "",
+        ),
+        (
+            "jku pointing at the attacker's keys",
+            Some(sign_with(
+                "other-key.pem",
+                &claims("alice", &["notes:read"]),
+                |h| h.jku = Some("https://evil.example.com/jwks".into()),
+            )),
+            "",
+        ),
+        ("tampered payload (scope escalated)", Some(escalated), ""),
+        (
+            "scope smuggled in another claim",
+            Some(smuggled_tampered),
+            "",
+        ),
+        ("tampered signature", Some(tampered_signature), ""),
+        (
+            "no subject",
+            Some(sign_with("as-key.pem", &with("sub", json!("")), |_| {})),
+            "",
+        ),
+        (
+            "revoked access key",
+            Some(revoked["key"].as_str().unwrap().to_owned()),
+            "",
+        ),
+        (
+            "expired access key",
+            Some(expiring["key"].as_str().unwrap().to_owned()),
+            "",
+        ),
+        ("access key with a wrong secret", Some(wrong_secret), ""),
+        ("garbage", Some("not-a-token".into()), ""),
+        ("token in the query string", None, "?access_token=GOOD"),
+    ];
+    assert!(cases.len() >= 15);
+    let mut failures = Vec::new();
+    for (name, credential, query) in &cases {
+        let url = format!("{}{}", server.url, query.replace("GOOD", &good));
+        let a = post(&url, credential.as_deref(), &call("search_owned_notes")).await;
+        let challenge = a.challenge.unwrap_or_default();
+        if a.status != 401
+            || a.body["error"]["code"] != -31401
+            || !challenge.contains("error=\"invalid_")
+        {
+            failures.push(format!("{name}: {} {challenge} {}", a.status, a.body));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "accepted or mis-answered:\n{}",
+        failures.join("\n")
+    );
+
+    // Controls: the same server accepts the genuine credentials...
+    assert_eq!(
+        post(&server.url, Some(&good), &call("search_owned_notes"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        post(&server.url, Some(&live_key), &call("search_owned_notes"))
+            .await
+            .status,
+        200
+    );
+    // ...and a genuinely signed token whose scope sits in another claim is
+    // authenticated with no scope at all: 403, not 200.
+    let signed_smuggle = sign_with("as-key.pem", &smuggled, |_| {});
+    assert_eq!(
+        post(
+            &server.url,
+            Some(&signed_smuggle),
+            &call("search_owned_notes")
+        )
+        .await
+        .status,
+        403
+    );
+    // `scp` (a list) is a standard place for scopes and is honoured.
+    let mut scp = claims("alice", &[]);
+    scp.as_object_mut().unwrap().remove("scope");
+    scp["scp"] = json!(["notes:read"]);
+    let scp = sign_with("as-key.pem", &scp, |_| {});
+    assert_eq!(
+        post(&server.url, Some(&scp), &call("search_owned_notes"))
+            .await
+            .status,
+        200
+    );
+    let log = server.log();
+    assert!(
+        !log.contains(&good) && !log.contains(&live_key),
+        "credentials never reach the log"
+    );
+}
+
+/// Over stdio the credential comes from MCPGEN_TOKEN, with the same policy.
+fn stdio(data: &std::path::Path, credential: Option<&str>, messages: &[Value]) -> Vec<Value> {
+    let mut cmd = Command::new(notes_bin());
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(["stdio", "--jwt-public-key", &trust_arg()]);
+    cmd.env_remove("MCPGEN_TOKEN");
+    if let Some(c) = credential {
+        cmd.env("MCPGEN_TOKEN", c);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for m in messages {
+        writeln!(stdin, "{m}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let mut lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines.sort_by_key(|v| v["id"].as_i64().unwrap_or(-1));
+    lines
+}
+
+#[tokio::test]
+async fn stdio_applies_the_same_policy_to_its_environment_credential() {
+    let data = scratch_dir("auth-stdio");
+    let reader = create_key(&data, "alice", "notes:read", &[]);
+    let writer = create_key(&data, "alice", "notes:read,notes:write", &[]);
+    let messages: Vec<Value> = ["search_owned_notes", "create_text_note", "verify_access"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut m = call(t);
+            m["id"] = json!(i + 1);
+            m
+        })
+        .collect();
+    let codes = |answers: &[Value]| -> Vec<Value> {
+        answers.iter().map(|a| a["error"]["code"].clone()).collect()
+    };
+    // No credential: no tools, not all tools.
+    let none = stdio(&data, None, &messages);
+    assert_eq!(codes(&none), [json!(-31401), json!(-31401), json!(-31401)]);
+    // Read key: reads, but the write is refused exactly as over HTTP.
+    let read = stdio(&data, Some(reader["key"].as_str().unwrap()), &messages);
+    assert_eq!(codes(&read), [Value::Null, json!(-31403), Value::Null]);
+    assert_eq!(
+        read[1]["error"]["data"]["requiredScopes"],
+        json!(["notes:write"])
+    );
+    assert_eq!(
+        read[2]["result"]["structuredContent"]["auth_method"],
+        "access_key"
+    );
+    // Write token.
+    let write = stdio(
+        &data,
+        Some(&token("alice", &["notes:read", "notes:write"])),
+        &messages,
+    );
+    assert_eq!(codes(&write), [Value::Null, Value::Null, Value::Null]);
+    assert_eq!(
+        write[2]["result"]["structuredContent"]["auth_method"],
+        "oauth"
+    );
+    // A bad credential: every request refused as invalid.
+    let bad = stdio(&data, Some("mcpk_nope"), &messages);
+    assert!(bad.iter().all(|a| a["error"]["code"] == -31401));
+    // The same over HTTP, for comparison.
+    let server = HttpServer::start_in(notes_bin(), &data, &["--jwt-public-key", &trust_arg()]);
+    let over_http = post(
+        &server.url,
+        Some(reader["key"].as_str().unwrap()),
+        &messages[1],
+    )
+    .await;
+    assert_eq!(over_http.body["error"], read[1]["error"]);
+    drop(writer);
+}
+
+#[tokio::test]
+async fn protected_resource_metadata_is_served_at_both_locations() {
+    let server = HttpServer::start(notes_bin(), &[]);
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        let res = reqwest::get(format!("{}{path}", server.origin()))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-type"], "application/json");
+        let doc: Value = res.json().await.unwrap();
+        assert_eq!(
+            doc,
+            json!({
+                "resource": "http://127.0.0.1:8080/mcp",
+                "authorization_servers": ["https://auth.example.com"],
+                "scopes_supported": ["notes:read", "notes:write"],
+                "bearer_methods_supported": ["header"],
+                "resource_name": "Notes",
+                "resource_documentation": "https://github.com/mcpgen/mcpgen#readme",
+            }),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn environments_fail_closed_and_preview_refuses_writes() {
+    let data = scratch_dir("auth-env");
+    let d = data.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(notes_bin())
+            .args(["--data-dir", d])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--env", "production", "serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("environment `production` is disabled in the manifest (enabled = false)"),
+        "{err}"
+    );
+    let (code, err) = run(&["--env", "preview", "serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("needs a real credential source"), "{err}");
+    let (code, err) = run(&[
+        "--env",
+        "preview",
+        "token",
+        "mint",
+        "--sub",
+        "a",
+        "--scopes",
+        "notes:read",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("development tokens are trusted only in a local environment"),
+        "{err}"
+    );
+    let (code, err) = run(&["--env", "staging", "stdio"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(
+            "unknown environment `staging`: the manifest declares local, preview, production"
+        ),
+        "{err}"
+    );
+
+    // A development token minted locally...
+    let (ok, dev_token, err) = cli(
+        &data,
+        &[
+            "token",
+            "mint",
+            "--sub",
+            "alice",
+            "--scopes",
+            "notes:read,notes:write",
+        ],
+    );
+    assert!(ok, "{err}");
+    let dev_token = dev_token.trim().to_owned();
+    let local = HttpServer::start_in(notes_bin(), &data, &[]);
+    assert_eq!(
+        post(&local.url, Some(&dev_token), &call("search_owned_notes"))
+            .await
+            .status,
+        200
+    );
+    drop(local);
+    // ...is worthless in preview, which trusts only the authorization server.
+    let preview = HttpServer::start_in(
+        notes_bin(),
+        &data,
+        &["--env", "preview", "--jwt-public-key", &trust_arg()],
+    );
+    assert_eq!(
+        post(&preview.url, Some(&dev_token), &call("search_owned_notes"))
+            .await
+            .status,
+        401
+    );
+
+    let writer = token("alice", &["notes:read", "notes:write"]);
+    let list = post(
+        &preview.url,
+        Some(&writer),
+        &json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+    )
+    .await;
+    let names: Vec<&str> = list.body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "get_environment_status",
+            "get_owned_note",
+            "search_owned_notes",
+            "verify_access"
+        ]
+    );
+    let refused = post(&preview.url, Some(&writer), &call("create_text_note")).await;
+    assert_eq!(refused.status, 200);
+    assert_eq!(refused.body["result"]["isError"], true);
+    assert_eq!(
+        refused.body["result"]["content"][0]["text"],
+        "tool `create_text_note` writes, and environment `preview` does not allow writes (it runs on production data); nothing was changed"
+    );
+    let status = post(&preview.url, Some(&writer), &call("get_environment_status")).await;
+    let s = &status.body["result"]["structuredContent"];
+    assert_eq!(s["shares_production_data"], true);
+    assert_eq!(s["writes_enabled"], false);
+    assert_eq!(s["safe_for_tests"], false);
+    assert_eq!(
+        s["summary"],
+        "Preview runtime on PRODUCTION data. Writes are disabled: write tools are hidden and refused."
+    );
+    assert!(
+        preview.log().contains("Preview runtime on PRODUCTION data"),
+        "the startup log says so"
+    );
+}
+
+#[test]
+fn access_key_lifecycle_through_the_cli() {
+    let data = scratch_dir("keys-cli");
+    let key = create_key(
+        &data,
+        "bob",
+        "notes:read",
+        &["--client", "laptop", "--expires", "30d"],
+    );
+    assert_eq!(key["owner"], "bob");
+    assert_eq!(key["client"], "laptop");
+    let secret = key["key"].as_str().unwrap();
+    assert_eq!(secret.len(), "mcpk_".len() + 16 + 1 + 43);
+
+    let (ok, out, _) = cli(&data, &["keys", "verify", secret]);
+    assert!(ok);
+    let who: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (who["subject"].as_str(), who["key_id"].as_str()),
+        (Some("bob"), key["id"].as_str())
+    );
+
+    let (ok, out, _) = cli(&data, &["keys", "list", "--json"]);
+    assert!(ok);
+    assert!(!out.contains(&secret[22..]), "list never shows the secret");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["id"], key["id"]);
+    assert_eq!(list[0]["revoked_at"], Value::Null);
+
+    let (ok, _, err) = cli(
+        &data,
+        &[
+            "keys",
+            "create",
+            "--owner",
+            "bob",
+            "--scopes",
+            "notes:admin",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("unknown scope `notes:admin`"), "{err}");
+
+    let (ok, _, _) = cli(&data, &["keys", "revoke", key["id"].as_str().unwrap()]);
+    assert!(ok);
+    let (ok, _, err) = cli(&data, &["keys", "verify", secret]);
+    assert!(!ok, "a revoked key fails like an invalid one");
+    assert!(
+        err.contains("key refused: the access token is invalid"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&data, &["keys", "revoke", key["id"].as_str().unwrap()]);
+    assert!(!ok && err.contains("no active key"), "{err}");
+}
