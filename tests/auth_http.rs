@@ -672,6 +672,14 @@ fn access_key_lifecycle_through_the_cli() {
     let list: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(list[0]["id"], key["id"]);
     assert_eq!(list[0]["revoked_at"], Value::Null);
+    assert!(
+        list[0]["last_used_at"].as_i64().is_some(),
+        "verify recorded a use"
+    );
+    assert!(
+        list[0]["expires_at"].as_i64().unwrap()
+            > list[0]["created_at"].as_i64().unwrap() + 29 * 86_400
+    );
 
     let (ok, _, err) = cli(
         &data,
@@ -697,4 +705,41 @@ fn access_key_lifecycle_through_the_cli() {
     );
     let (ok, _, err) = cli(&data, &["keys", "revoke", key["id"].as_str().unwrap()]);
     assert!(!ok && err.contains("no active key"), "{err}");
+}
+
+#[tokio::test]
+async fn the_typ_check_is_configurable_for_providers_that_emit_jwt() {
+    let data = scratch_dir("auth-typ");
+    let server = HttpServer::start_in(
+        notes_bin(),
+        &data,
+        &["--jwt-public-key", &trust_arg(), "--jwt-typ", "JWT"],
+    );
+    let jwt_typed = sign_with("as-key.pem", &claims("alice", &["notes:read"]), |h| {
+        h.typ = Some("JWT".into())
+    });
+    assert_eq!(
+        post(&server.url, Some(&jwt_typed), &call("search_owned_notes"))
+            .await
+            .status,
+        200
+    );
+    // The list replaces the default, it does not add to it.
+    let at_jwt = token("alice", &["notes:read"]);
+    assert_eq!(
+        post(&server.url, Some(&at_jwt), &call("search_owned_notes"))
+            .await
+            .status,
+        401
+    );
+    // azp stands in for client_id.
+    let mut c = claims("alice", &[]);
+    c.as_object_mut().unwrap().remove("client_id");
+    c["azp"] = json!("azp-client");
+    let azp = sign_with("as-key.pem", &c, |h| h.typ = Some("JWT".into()));
+    let who = post(&server.url, Some(&azp), &call("verify_access")).await;
+    assert_eq!(
+        who.body["result"]["structuredContent"]["client_id"],
+        "azp-client"
+    );
 }

@@ -113,8 +113,23 @@ pub mod conformance {
         pub text: String,
     }
 
+    /// How long to sleep.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Sleep {
+        /// Milliseconds.
+        #[schemars(range(max = 10000))]
+        pub ms: u64,
+    }
+
     #[mcpgen::tools(manifest = "tests/conformance/mcp-manifest.toml")]
     impl Fixture {
+        #[tool]
+        async fn sleep_scoped(&self, _cx: ReadCx<'_>, input: Sleep) -> ToolResult<Content> {
+            tokio::time::sleep(Duration::from_millis(input.ms)).await;
+            Ok(vec![ContentBlock::text("awake")].into())
+        }
+
         #[tool]
         async fn test_simple_text(&self, _cx: ReadCx<'_>) -> ToolResult<Content> {
             Ok(vec![ContentBlock::text(

@@ -1,0 +1,310 @@
+//! JWKS caching and rotation, per-subject rate limits, and the audit table.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::routing::get;
+use jsonwebtoken::DecodingKey;
+use mcpgen::audit::AuditSink;
+use mcpgen::auth::{Credentials, JwksSource, JwtConfig, JwtVerifier, Keys};
+use mcpgen::db::Db;
+use mcpgen::{AuthError, McpServer, ServerOptions};
+use mcpgen_tests::conformance::Fixture;
+use mcpgen_tests::process::scratch_dir;
+use mcpgen_tests::tokens::{self, claims, sign_with, token};
+use serde_json::{Value, json};
+use sqlx::Row as _;
+use tokio::sync::RwLock;
+
+fn jwk(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(tokens::fixture(name)).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn jwks_is_cached_refetched_on_unknown_kid_with_a_cooldown() {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let document = Arc::new(RwLock::new(json!({"keys": [jwk("as-key.jwk.json")]})));
+    let app = {
+        let (fetches, document) = (Arc::clone(&fetches), Arc::clone(&document));
+        axum::Router::new().route(
+            "/jwks",
+            get(move || {
+                let (fetches, document) = (Arc::clone(&fetches), Arc::clone(&document));
+                async move {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(document.read().await.clone())
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let source = JwksSource::new(format!("http://{addr}/jwks"))
+        .unwrap()
+        .with_cooldown(Duration::from_millis(300));
+    let verifier = JwtVerifier::new(
+        JwtConfig::new(tokens::ISSUER, tokens::AUDIENCE),
+        Keys::Jwks(Box::new(source)),
+    );
+
+    let good = token("alice", &["notes:read"]);
+    for _ in 0..50 {
+        assert_eq!(verifier.verify(&good).await.unwrap().subject(), "alice");
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "fetched once, then cached"
+    );
+
+    let rotated = sign_with("other-key.pem", &claims("bob", &["notes:read"]), |h| {
+        h.kid = Some("as-key-2".into())
+    });
+    // Within the cooldown of the first fetch an unknown kid fetches nothing.
+    assert_eq!(
+        verifier.verify(&rotated).await.err(),
+        Some(AuthError::InvalidToken)
+    );
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        verifier.verify(&rotated).await.err(),
+        Some(AuthError::InvalidToken)
+    );
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "an unknown kid triggers one refetch"
+    );
+    for _ in 0..20 {
+        assert_eq!(
+            verifier.verify(&rotated).await.err(),
+            Some(AuthError::InvalidToken)
+        );
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "not again within the cooldown"
+    );
+
+    // The authorization server rotates in the new key.
+    document.write().await["keys"] = json!([jwk("as-key.jwk.json"), jwk("other-key.jwk.json")]);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(verifier.verify(&rotated).await.unwrap().subject(), "bob");
+    assert_eq!(fetches.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        verifier.verify(&good).await.unwrap().subject(),
+        "alice",
+        "old key still valid"
+    );
+    assert_eq!(fetches.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_fails_closed() {
+    // Bind and drop: nothing listens on this port any more.
+    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let verifier = JwtVerifier::new(
+        JwtConfig::new(tokens::ISSUER, tokens::AUDIENCE),
+        Keys::Jwks(Box::new(
+            JwksSource::new(format!("http://127.0.0.1:{port}/jwks")).unwrap(),
+        )),
+    );
+    let result = verifier.verify(&token("alice", &["notes:read"])).await;
+    assert_eq!(result.err(), Some(AuthError::Unavailable));
+    assert!(
+        JwksSource::new("http://auth.example.com/jwks").is_err(),
+        "https required off loopback"
+    );
+}
+
+async fn fixture_server(db: Option<Db>) -> String {
+    let public = std::fs::read(tokens::fixture("as-key.pub.pem")).unwrap();
+    let verifier = JwtVerifier::new(
+        JwtConfig::new(tokens::ISSUER, tokens::AUDIENCE),
+        Keys::Static(vec![(
+            Some(tokens::KID.into()),
+            DecodingKey::from_rsa_pem(&public).unwrap(),
+        )]),
+    );
+    let credentials = Credentials {
+        keys: None,
+        oauth: Some(Arc::new(verifier)),
+        dev: None,
+    };
+    let mut server = McpServer::new(Fixture, ServerOptions::default())
+        .unwrap()
+        .with_authenticator(Arc::new(credentials));
+    if let Some(db) = db {
+        server = server.with_audit(AuditSink::to_database(db));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, mcpgen::http::router(Arc::new(server)))
+            .await
+            .unwrap();
+    });
+    format!("http://{addr}/mcp")
+}
+
+async fn echo(url: &str, credential: Option<&str>, args: Value) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if let Some(c) = credential {
+        req = req.header("authorization", format!("Bearer {c}"));
+    }
+    req.body(
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo_scoped","arguments":args}})
+            .to_string(),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn per_tool_rate_limits_apply_per_subject() {
+    let url = fixture_server(None).await;
+    let alice = token("alice", &["fixture:echo"]);
+    for i in 0..3 {
+        let res = echo(&url, Some(&alice), json!({"text": "hi"})).await;
+        assert_eq!(res.status(), 200, "call {i} is within calls_per_minute = 3");
+    }
+    let res = echo(&url, Some(&alice), json!({"text": "hi"})).await;
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=61).contains(&wait), "{wait}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -31429);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("too many calls: retry `echo_scoped` in ")
+    );
+    // Another subject has its own budget.
+    let bob = token("bob", &["fixture:echo"]);
+    assert_eq!(
+        echo(&url, Some(&bob), json!({"text": "hi"})).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn every_decision_lands_in_the_audit_table_without_secrets() {
+    let dir = scratch_dir("audit");
+    let db = Db::open(None, &dir).await.unwrap();
+    db.migrate_runtime().await.unwrap();
+    let url = fixture_server(Some(db.clone())).await;
+    let alice = token("alice", &["fixture:echo"]);
+    let nobody = token("nobody", &[]);
+    echo(&url, Some(&alice), json!({"text": "hi"})).await; // allowed
+    echo(&url, Some(&alice), json!({"text": ""})).await; // invalid arguments
+    echo(&url, Some(&nobody), json!({"text": "hi"})).await; // insufficient scope
+    echo(&url, None, json!({"text": "hi"})).await; // no credential
+
+    // Written off the request path: wait for the batch.
+    let mut rows = Vec::new();
+    for _ in 0..50 {
+        rows = sqlx::query(
+            "SELECT request_id, subject, tool, decision, reason, scopes, transport FROM mcpgen_audit ORDER BY at, request_id",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        if rows.len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut got: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get::<String, _>("subject"),
+                r.get::<String, _>("decision"),
+                r.get::<String, _>("reason"),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "".to_owned(),
+                "denied".to_owned(),
+                "no credential".to_owned()
+            ),
+            ("alice".to_owned(), "allowed".to_owned(), "ok".to_owned()),
+            (
+                "alice".to_owned(),
+                "denied".to_owned(),
+                "invalid arguments".to_owned()
+            ),
+            (
+                "nobody".to_owned(),
+                "denied".to_owned(),
+                "insufficient scope".to_owned()
+            ),
+        ]
+    );
+    for r in &rows {
+        assert_eq!(r.get::<String, _>("tool"), "echo_scoped");
+        assert_eq!(r.get::<String, _>("transport"), "http");
+        let all: String = format!(
+            "{}{}{}",
+            r.get::<String, _>("request_id"),
+            r.get::<String, _>("scopes"),
+            r.get::<String, _>("subject")
+        );
+        assert!(
+            !all.contains(&alice[..20]) && !all.contains("eyJ"),
+            "no token material"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tool_that_overruns_its_timeout_is_stopped() {
+    let url = fixture_server(None).await;
+    let alice = token("alice", &["fixture:echo"]);
+    let call = |ms: u64| json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sleep_scoped","arguments":{"ms":ms}}});
+    let post = |body: Value| {
+        reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {alice}"))
+            .body(body.to_string())
+            .send()
+    };
+    let started = std::time::Instant::now();
+    let slow: Value = post(call(5000)).await.unwrap().json().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "stopped, not waited out"
+    );
+    assert_eq!(slow["result"]["isError"], true);
+    assert_eq!(
+        slow["result"]["content"][0]["text"],
+        "the tool did not finish within 100 ms and was stopped"
+    );
+    let fast: Value = post(call(1)).await.unwrap().json().await.unwrap();
+    assert_eq!(fast["result"]["isError"], false);
+}
