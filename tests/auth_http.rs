@@ -32,6 +32,7 @@ struct Answer {
     status: u16,
     challenge: Option<String>,
     body: Value,
+    raw: String,
 }
 
 async fn post(url: &str, credential: Option<&str>, body: &Value) -> Answer {
@@ -49,11 +50,14 @@ async fn post(url: &str, credential: Option<&str>, body: &Value) -> Answer {
         .headers()
         .get("www-authenticate")
         .map(|v| v.to_str().unwrap().to_owned());
-    let body = serde_json::from_str(&res.text().await.unwrap()).unwrap_or(Value::Null);
+    let headers = format!("{:?}", res.headers());
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Answer {
         status,
         challenge,
         body,
+        raw: format!("{headers}\n{text}"),
     }
 }
 
@@ -101,6 +105,13 @@ async fn every_tool_401_403_200_with_tokens_and_access_keys() {
     let registry = notes_app::Notes::registry().unwrap();
     let tools: Vec<_> = registry.tools().iter().map(|t| t.def()).collect();
     assert_eq!(tools.len(), 5, "three app tools and two built-ins");
+    let read_write_token = token("alice", &["notes:read", "notes:write"]);
+    let secrets: Vec<String> = [&reader_key, &writer_key, &nothing_key]
+        .iter()
+        .map(|k| k["key"].as_str().unwrap().to_owned())
+        .chain([read_write_token.clone()])
+        .collect();
+    let mut seen = String::new();
 
     for def in &tools {
         let name = def.name;
@@ -168,9 +179,19 @@ async fn every_tool_401_403_200_with_tokens_and_access_keys() {
             );
             assert_eq!(a.body["error"]["code"], -31403);
             assert_eq!(a.body["error"]["data"]["requiredScopes"], json!(def.scopes));
+            seen.push_str(&a.raw);
         }
     }
-    assert!(!server.log().contains("mcpk_"), "no key material in logs");
+    // No credential comes back in any answer, header or log line.
+    seen.push_str(&server.log());
+    for secret in &secrets {
+        let tail = &secret[secret.len() - 24..];
+        assert!(!seen.contains(tail), "credential material leaked");
+    }
+    assert!(
+        !seen.contains("mcpk_"),
+        "no key material in answers or logs"
+    );
 }
 
 #[tokio::test]
@@ -437,7 +458,19 @@ async fn stdio_applies_the_same_policy_to_its_environment_credential() {
     let data = scratch_dir("auth-stdio");
     let reader = create_key(&data, "alice", "notes:read", &[]);
     let writer = create_key(&data, "alice", "notes:read,notes:write", &[]);
-    let messages: Vec<Value> = ["search_owned_notes", "create_text_note", "verify_access"]
+    let tool_names = [
+        "search_owned_notes",
+        "create_text_note",
+        "verify_access",
+        "get_owned_note",
+        "get_environment_status",
+    ];
+    assert_eq!(
+        tool_names.len(),
+        notes_app::Notes::registry().unwrap().tools().len(),
+        "every tool"
+    );
+    let messages: Vec<Value> = tool_names
         .iter()
         .enumerate()
         .map(|(i, t)| {
@@ -451,10 +484,19 @@ async fn stdio_applies_the_same_policy_to_its_environment_credential() {
     };
     // No credential: no tools, not all tools.
     let none = stdio(&data, None, &messages);
-    assert_eq!(codes(&none), [json!(-31401), json!(-31401), json!(-31401)]);
+    assert_eq!(codes(&none), vec![json!(-31401); 5]);
     // Read key: reads, but the write is refused exactly as over HTTP.
     let read = stdio(&data, Some(reader["key"].as_str().unwrap()), &messages);
-    assert_eq!(codes(&read), [Value::Null, json!(-31403), Value::Null]);
+    assert_eq!(
+        codes(&read),
+        [
+            Value::Null,
+            json!(-31403),
+            Value::Null,
+            Value::Null,
+            Value::Null
+        ]
+    );
     assert_eq!(
         read[1]["error"]["data"]["requiredScopes"],
         json!(["notes:write"])
@@ -469,7 +511,7 @@ async fn stdio_applies_the_same_policy_to_its_environment_credential() {
         Some(&token("alice", &["notes:read", "notes:write"])),
         &messages,
     );
-    assert_eq!(codes(&write), [Value::Null, Value::Null, Value::Null]);
+    assert_eq!(codes(&write), vec![Value::Null; 5]);
     assert_eq!(
         write[2]["result"]["structuredContent"]["auth_method"],
         "oauth"
