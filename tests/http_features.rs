@@ -150,8 +150,13 @@ async fn notifications_switch_the_answer_to_sse_only_when_they_happen() {
 #[tokio::test]
 async fn arguments_are_checked_against_the_advertised_schema() {
     let registry = notes_app::Notes::registry().unwrap();
-    let caller = Caller::new("alice", ["notes:read", "notes:write"], None);
-    let app = notes_app::Notes::default();
+    let db = mcpgen_tests::databases::fresh::<notes_app::Notes>(
+        mcpgen_tests::databases::Backend::Sqlite,
+        "schema-enforced",
+    )
+    .await;
+    let server = mcpgen_tests::databases::server(notes_app::Notes, &db, "local").await;
+    let caller = || Some(Caller::new("alice", ["notes:read", "notes:write"], None));
     let cases = [
         (
             "search_owned_notes",
@@ -203,26 +208,25 @@ async fn arguments_are_checked_against_the_advertised_schema() {
     for (tool, args, problem) in cases {
         let schema = registry.get(tool).unwrap().input_schema().clone();
         let independent = jsonschema::draft202012::new(&schema).unwrap();
-        let got = registry.call(&app, Some(&caller), tool, args.clone()).await;
+        let got = server.call_tool(caller(), tool, args.clone()).await;
+        let result = &got["result"];
         match problem {
             Some(word) => {
                 assert!(
                     !independent.is_valid(&args),
                     "{args} should be invalid by the listed schema"
                 );
-                let err = got.expect_err("refused").to_string();
-                assert!(err.contains(word), "{tool} {args}: {err}");
+                assert_eq!(result["isError"], true, "{got}");
+                let text = result["content"][0]["text"].as_str().unwrap();
+                assert!(text.contains(word), "{tool} {args}: {text}");
             }
             None => {
                 assert!(independent.is_valid(&args));
-                let result = got.expect("accepted");
+                assert_eq!(result["isError"], false, "{got}");
                 // Structured content conforms to the advertised output schema.
                 let out = registry.get(tool).unwrap().output_schema().unwrap().clone();
                 let check = jsonschema::draft202012::new(&out).unwrap();
-                assert!(
-                    check.is_valid(result.structured.as_ref().unwrap()),
-                    "{tool}"
-                );
+                assert!(check.is_valid(&result["structuredContent"]), "{tool}");
             }
         }
     }

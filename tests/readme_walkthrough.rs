@@ -27,7 +27,7 @@ fn snippet(name: &str) -> String {
 
 /// `lib` with `handler` inserted at the top of the `#[mcpgen::tools]` block.
 fn insert_handler(lib: &str, handler: &str) -> String {
-    let block = "#[mcpgen::tools(manifest = \"../mcp-manifest.toml\")]\nimpl Notes {\n";
+    let block = "#[mcpgen::tools(manifest = \"../mcp-manifest.toml\", migrations = \"migrations\")]\nimpl Notes {\n";
     let open = lib.find(block).expect("the app has its tools impl block") + block.len();
     format!("{}{handler}\n{}", &lib[..open], &lib[open..])
 }

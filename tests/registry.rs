@@ -1,156 +1,120 @@
-//! The registry the macro generates for the example app, exercised
-//! in-process: the scopes it enforces, the arguments it accepts, the
-//! annotations it derives from the manifest.
+//! The example app through the whole request path, in-process: scopes from
+//! the manifest, arguments validated against the advertised schemas,
+//! annotations derived from the manifest, writes then reads in SQLite.
 
-use mcpgen::{Access, CallError, Caller, ToolError, Tools};
+use mcpgen::{Access, Caller, Tools};
+use mcpgen_tests::databases::{Backend, fresh, server};
 use notes_app::Notes;
-use serde_json::json;
+use serde_json::{Value, json};
 
-fn reader() -> Caller {
-    Caller::new("alice", ["notes:read"], None)
+fn reader() -> Option<Caller> {
+    Some(Caller::new("alice", ["notes:read"], None))
 }
 
-fn writer() -> Caller {
-    Caller::new("alice", ["notes:read", "notes:write"], None)
+fn writer() -> Option<Caller> {
+    Some(Caller::new("alice", ["notes:read", "notes:write"], None))
 }
 
 #[tokio::test]
 async fn scopes_from_the_manifest_are_enforced() {
-    let registry = Notes::registry().expect("servable");
-    let notes = Notes::default();
-    let denied = registry
-        .call(
-            &notes,
-            Some(&reader()),
+    let db = fresh::<Notes>(Backend::Sqlite, "registry-scopes").await;
+    let s = server(Notes, &db, "local").await;
+    let denied = s
+        .call_tool(
+            reader(),
             "create_text_note",
             json!({"title": "t", "body": "b"}),
         )
         .await;
+    assert_eq!(denied["error"]["code"], -31403);
     assert_eq!(
-        denied,
-        Err(CallError::InsufficientScope {
-            required: vec!["notes:write"]
-        })
+        denied["error"]["data"]["requiredScopes"],
+        json!(["notes:write"])
     );
-    let nobody = Caller::new("mallory", Vec::<String>::new(), None);
-    let denied = registry
-        .call(
-            &notes,
-            Some(&nobody),
-            "search_owned_notes",
-            json!({"query": ""}),
-        )
+    let nobody = Some(Caller::new("mallory", Vec::<String>::new(), None));
+    let denied = s
+        .call_tool(nobody, "search_owned_notes", json!({"query": ""}))
         .await;
     assert_eq!(
-        denied,
-        Err(CallError::InsufficientScope {
-            required: vec!["notes:read"]
-        })
+        denied["error"]["data"]["requiredScopes"],
+        json!(["notes:read"])
     );
-    let unknown = registry
-        .call(&notes, Some(&writer()), "drop_tables", json!({}))
-        .await;
-    assert_eq!(unknown, Err(CallError::UnknownTool("drop_tables".into())));
+    let unknown = s.call_tool(writer(), "drop_tables", json!({})).await;
+    assert_eq!(unknown["error"]["code"], -32602);
+    assert_eq!(unknown["error"]["message"], "Unknown tool: drop_tables");
 }
 
 #[tokio::test]
-async fn a_write_then_a_read_through_the_registry() {
-    let registry = Notes::registry().expect("servable");
-    let notes = Notes::default();
-    let created = registry
-        .call(
-            &notes,
-            Some(&writer()),
+async fn a_write_then_a_read() {
+    let db = fresh::<Notes>(Backend::Sqlite, "registry-write").await;
+    let s = server(Notes, &db, "local").await;
+    let created = s
+        .call_tool(
+            writer(),
             "create_text_note",
             json!({"title": " Groceries ", "body": "milk"}),
         )
-        .await
-        .expect("created");
-    assert!(!created.is_error);
+        .await;
+    let note = created["result"]["structuredContent"]["note"].clone();
+    assert_eq!(note["title"], "Groceries", "trimmed: {created}");
+    let id = note["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("note_") && id.len() == 29, "{id}");
+
+    let found = s
+        .call_tool(reader(), "search_owned_notes", json!({"query": "GROC"}))
+        .await;
     assert_eq!(
-        created.structured.unwrap(),
-        json!({"note": {"id": 1, "title": "Groceries", "body": "milk"}})
+        found["result"]["structuredContent"]["notes"][0]["id"],
+        json!(id)
     );
-    let found = registry
-        .call(
-            &notes,
-            Some(&reader()),
-            "search_owned_notes",
-            json!({"query": "GROC"}),
-        )
-        .await
-        .expect("found")
-        .structured
-        .unwrap();
-    assert_eq!(found["notes"][0]["id"], 1);
+    let got = s
+        .call_tool(reader(), "get_owned_note", json!({"id": id}))
+        .await;
+    assert_eq!(got["result"]["structuredContent"], note);
     // Another subject with the same scopes sees none of alice's notes.
-    let bob = Caller::new("bob", ["notes:read"], None);
-    let found = registry
-        .call(
-            &notes,
-            Some(&bob),
-            "search_owned_notes",
-            json!({"query": ""}),
-        )
-        .await
-        .expect("found")
-        .structured
-        .unwrap();
-    assert_eq!(found, json!({"notes": []}));
+    let bob = Some(Caller::new("bob", ["notes:read"], None));
+    let found = s
+        .call_tool(bob, "search_owned_notes", json!({"query": ""}))
+        .await;
+    assert_eq!(found["result"]["structuredContent"], json!({"notes": []}));
 }
 
 #[tokio::test]
 async fn arguments_that_do_not_fit_the_input_type_are_refused() {
-    let registry = Notes::registry().expect("servable");
-    let notes = Notes::default();
+    let db = fresh::<Notes>(Backend::Sqlite, "registry-args").await;
+    let s = server(Notes, &db, "local").await;
     for bad in [
         json!({"title": "t"}),
         json!({"title": "t", "body": "b", "pinned": true}),
         json!({"title": 5, "body": "b"}),
         json!({"title": "", "body": "b"}),
         json!({"title": "x".repeat(201), "body": "b"}),
-        json!("just a string"),
     ] {
-        let got = registry
-            .call(&notes, Some(&writer()), "create_text_note", bad.clone())
-            .await;
+        let got = s.call_tool(writer(), "create_text_note", bad.clone()).await;
+        assert_eq!(got["result"]["isError"], true, "{bad}: {got}");
+        let text = got["result"]["content"][0]["text"].as_str().unwrap();
         assert!(
-            matches!(got, Err(CallError::InvalidArguments(_))),
-            "{bad} gave {got:?}"
+            text.starts_with("invalid arguments for tool `create_text_note`: "),
+            "{text}"
         );
     }
     // A blank title passes the schema (length 3) but not the handler's rule.
-    let empty_title = registry
-        .call(
-            &notes,
-            Some(&writer()),
+    let blank = s
+        .call_tool(
+            writer(),
             "create_text_note",
             json!({"title": "   ", "body": "b"}),
         )
         .await;
     assert_eq!(
-        empty_title,
-        Err(CallError::Tool(ToolError::invalid_arguments(
-            "title must be 1 to 200 characters"
-        )))
+        blank["result"]["content"][0]["text"],
+        "invalid arguments: title must be 1 to 200 characters"
     );
-}
-
-#[tokio::test]
-async fn owned_records_fail_closed_until_a_record_store_exists() {
-    let registry = Notes::registry().expect("servable");
-    let got = registry
-        .call(
-            &Notes::default(),
-            Some(&reader()),
-            "get_owned_note",
-            json!({"id": 1}),
-        )
-        .await;
-    assert_eq!(
-        got,
-        Err(CallError::Tool(ToolError::NotFound { kind: "note" }))
-    );
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notes")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "nothing was written by refused calls");
 }
 
 #[test]
@@ -171,6 +135,7 @@ fn annotations_and_schemas_come_from_the_manifest_and_types() {
     assert_eq!(get.input_schema()["required"], json!(["id"]));
     assert_eq!(
         get.input_schema()["properties"]["id"]["type"],
-        json!("integer")
+        json!("string")
     );
+    let _: Value = get.input_schema().clone();
 }

@@ -30,7 +30,7 @@ async fn serve(environment: &str) -> String {
         environment: environment.into(),
         ..ServerOptions::default()
     };
-    let server = McpServer::new(Notes::default(), options)
+    let server = McpServer::new(Notes, options)
         .unwrap()
         .with_authenticator(Arc::new(credentials));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,11 +2,11 @@
 //! authenticated subject. Its manifest is the workspace's
 //! `mcp-manifest.toml`.
 
-use std::sync::Mutex;
-
 use mcpgen::{Owned, ReadCx, Record, ToolError, ToolResult, WriteCx};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
 
 /// Longest accepted title, in characters.
 pub const MAX_TITLE: usize = 200;
@@ -16,17 +16,30 @@ pub const MAX_BODY: usize = 20_000;
 /// A note, as returned to its owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Note {
-    /// Stable id.
-    pub id: i64,
+    /// Stable id, e.g. `note_3f2a...`.
+    pub id: String,
     /// Title.
     pub title: String,
     /// Body text.
     pub body: String,
+    /// Creation time, Unix microseconds.
+    pub created_at: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, AnyRow> for Note {
+    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            title: row.try_get("title")?,
+            body: row.try_get("body")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
 }
 
 impl Record for Note {
     const KIND: &'static str = "note";
-    type Id = i64;
+    type Id = String;
 }
 
 /// Arguments of `search_owned_notes`.
@@ -85,34 +98,36 @@ pub struct Created {
     pub note: Note,
 }
 
-/// The notes service.
-#[derive(Debug, Default)]
-pub struct Notes {
-    // Owner subject and note, in creation order. Moves to the database
-    // with the record store.
-    notes: Mutex<Vec<(String, Note)>>,
+/// The notes service. Its records live in the `notes` table
+/// (`migrations/`); every query goes through the caller's context.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Notes;
+
+/// `text` with LIKE wildcards escaped (`\` is the escape character).
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
-#[mcpgen::tools(manifest = "../mcp-manifest.toml")]
+#[mcpgen::tools(manifest = "../mcp-manifest.toml", migrations = "migrations")]
 impl Notes {
     #[tool]
     async fn search_owned_notes(&self, cx: ReadCx<'_>, input: Search) -> ToolResult<Found> {
-        let query = input.query.to_lowercase();
-        let notes = self.notes.lock().map_err(|_| internal())?;
-        let ordered: Box<dyn Iterator<Item = &(String, Note)>> = match input.order {
-            Order::NewestFirst => Box::new(notes.iter().rev()),
-            Order::OldestFirst => Box::new(notes.iter()),
+        let pattern = format!("%{}%", like_escape(&input.query.to_lowercase()));
+        let order = match input.order {
+            Order::NewestFirst => "ORDER BY created_at DESC, id DESC",
+            Order::OldestFirst => "ORDER BY created_at ASC, id ASC",
         };
-        let found = ordered
-            .filter(|(owner, _)| owner == cx.caller().subject())
-            .map(|(_, note)| note)
-            .filter(|n| {
-                n.title.to_lowercase().contains(&query) || n.body.to_lowercase().contains(&query)
-            })
-            .take(input.limit as usize)
-            .cloned()
-            .collect();
-        Ok(Found { notes: found })
+        let notes = cx
+            .select_owned::<Note>()?
+            .filter("LOWER(title) LIKE $2 ESCAPE '\\' OR LOWER(body) LIKE $2 ESCAPE '\\'")
+            .bind(pattern)
+            .then(&format!("{order} LIMIT $3"))
+            .bind(i64::from(input.limit))
+            .fetch_all()
+            .await?;
+        Ok(Found { notes })
     }
 
     #[tool]
@@ -133,17 +148,31 @@ impl Notes {
                 "body must be at most {MAX_BODY} characters"
             )));
         }
-        let mut notes = self.notes.lock().map_err(|_| internal())?;
         let note = Note {
-            id: notes.len() as i64 + 1,
+            id: mcpgen::random_id("note"),
             title: title.to_owned(),
             body: input.body,
+            created_at: now_micros(),
         };
-        notes.push((cx.caller().subject().to_owned(), note.clone()));
+        let mut conn = cx.conn().await?;
+        sqlx::query(
+            "INSERT INTO notes (id, owner_id, title, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&note.id)
+        .bind(cx.caller().subject())
+        .bind(&note.title)
+        .bind(&note.body)
+        .bind(note.created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(|_| ToolError::Unavailable)?;
         Ok(Created { note })
     }
 }
 
-fn internal() -> ToolError {
-    ToolError::Internal("the note store is unavailable".into())
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }

@@ -20,6 +20,8 @@ pub struct ManifestSource {
     pub include_path: Option<String>,
     /// The `manifest = "..."` literal, where manifest errors are reported.
     pub span: Span,
+    /// `(version, description, absolute path)` of each migration file.
+    pub migrations: Vec<(i64, String, String)>,
 }
 
 /// Everything the generated code needs.
@@ -47,6 +49,7 @@ impl Expansion<'_> {
         let defs = tools.iter().map(|(t, h)| self.def(t, h));
         let count = tools.len();
         let tests = self.tests();
+        let migrations = self.migrations();
         quote! {
             #item
 
@@ -65,6 +68,7 @@ impl Expansion<'_> {
                     fn definitions() -> &'static [::mcpgen::ToolDef<Self>] {
                         &__MCPGEN_TOOLS
                     }
+                    #migrations
                 }
             };
 
@@ -94,6 +98,20 @@ impl Expansion<'_> {
             .iter()
             .map(|(t, h)| self.checks(t, h))
             .collect()
+    }
+
+    fn migrations(&self) -> TokenStream {
+        if self.source.migrations.is_empty() {
+            return TokenStream::new();
+        }
+        let entries = self.source.migrations.iter().map(|(version, description, path)| {
+            quote!((#version, #description, ::core::include_str!(#path)))
+        });
+        quote! {
+            fn migrations() -> &'static [(i64, &'static str, &'static str)] {
+                &[#(#entries),*]
+            }
+        }
     }
 
     fn include(&self) -> TokenStream {
@@ -147,6 +165,8 @@ impl Expansion<'_> {
                         };
                     });
                 }
+                // An undeclared kind is already reported against the manifest.
+                Some(kind) if self.model.record(&kind.value).is_none() => {}
                 Some(kind) => {
                     let kind = &kind.value;
                     let msg = format!(

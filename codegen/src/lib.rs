@@ -35,9 +35,10 @@ pub struct Env {
     pub source_dir: Option<PathBuf>,
 }
 
-/// `manifest = "path"`.
+/// `manifest = "path"[, migrations = "dir"]`.
 struct ToolsArgs {
     manifest: LitStr,
+    migrations: Option<LitStr>,
 }
 
 impl Parse for ToolsArgs {
@@ -47,20 +48,33 @@ impl Parse for ToolsArgs {
                 "missing manifest path: write `#[mcpgen::tools(manifest = \"mcp-manifest.toml\")]`",
             ));
         }
-        let key: syn::Ident = input.parse()?;
-        if key != "manifest" {
-            return Err(syn::Error::new(
-                key.span(),
-                "unknown option; write `#[mcpgen::tools(manifest = \"mcp-manifest.toml\")]`",
-            ));
+        let mut manifest = None;
+        let mut migrations = None;
+        while !input.is_empty() {
+            let key: syn::Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let value: LitStr = input.parse()?;
+            match key.to_string().as_str() {
+                "manifest" => manifest = Some(value),
+                "migrations" => migrations = Some(value),
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        "unknown option; the options are `manifest = \"mcp-manifest.toml\"` and `migrations = \"migrations\"`",
+                    ));
+                }
+            }
+            input.parse::<Option<Token![,]>>()?;
         }
-        input.parse::<Token![=]>()?;
-        let manifest = input.parse()?;
-        input.parse::<Option<Token![,]>>()?;
-        if !input.is_empty() {
-            return Err(input.error("unexpected tokens after the manifest path"));
-        }
-        Ok(Self { manifest })
+        let manifest = manifest.ok_or_else(|| {
+            input.error(
+                "missing manifest path: write `#[mcpgen::tools(manifest = \"mcp-manifest.toml\")]`",
+            )
+        })?;
+        Ok(Self {
+            manifest,
+            migrations,
+        })
     }
 }
 
@@ -80,8 +94,68 @@ pub fn tools(attr: TokenStream, item: TokenStream, env: &Env) -> TokenStream {
             return with_item(e, item);
         }
     };
-    let loaded = load(&args.manifest, env);
+    let loaded = load(&args.manifest, env).and_then(|(text, mut source)| {
+        if let Some(dir) = &args.migrations {
+            source.migrations = migrations(dir, env)?;
+        }
+        Ok((text, source))
+    });
     expand_with(item, loaded)
+}
+
+/// The `NNNN_description.sql` files of a migrations directory, in order.
+fn migrations(dir: &LitStr, env: &Env) -> Result<Vec<(i64, String, String)>, syn::Error> {
+    let written = dir.value();
+    let relative = Path::new(&written);
+    if relative.is_absolute() {
+        return Err(syn::Error::new(
+            dir.span(),
+            "the migrations path is absolute; write it relative to the crate root, e.g. \"migrations\"",
+        ));
+    }
+    let full = std::iter::once(env.crate_dir.join(relative))
+        .chain(env.source_dir.iter().map(|d| d.join(relative)))
+        .find(|p| p.is_dir())
+        .ok_or_else(|| {
+            syn::Error::new(
+                dir.span(),
+                format!(
+                    "cannot find the migrations directory {written:?} (relative to the crate root)"
+                ),
+            )
+        })?;
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(&full)
+        .map_err(|e| syn::Error::new(dir.span(), format!("cannot read {written:?}: {e}")))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".sql") else {
+            continue;
+        };
+        let (version, description) = stem.split_once('_').unwrap_or((stem, ""));
+        let version: i64 = version.parse().map_err(|_| {
+            syn::Error::new(
+                dir.span(),
+                format!("migration file {name:?} must be named NNNN_description.sql, e.g. 0001_create_notes.sql"),
+            )
+        })?;
+        out.push((
+            version,
+            description.replace('_', " "),
+            entry.path().to_string_lossy().into_owned(),
+        ));
+    }
+    out.sort();
+    if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(syn::Error::new(
+            dir.span(),
+            format!(
+                "two migrations have version {}: each version is used once",
+                w[0].0
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// The manifest text and its source, or the error to report on the path.
@@ -110,6 +184,7 @@ fn load(path: &LitStr, env: &Env) -> Loaded {
                 label,
                 include_path: Some(full.to_string_lossy().into_owned()),
                 span: path.span(),
+                migrations: Vec::new(),
             };
             return Ok((text, source));
         }

@@ -45,6 +45,7 @@ fn expand(manifest: &str, item: proc_macro2::TokenStream) -> String {
         label: "mcp-manifest.toml".to_owned(),
         include_path: None,
         span: Span::call_site(),
+        migrations: Vec::new(),
     };
     let tokens = mcpgen_codegen::expand_with(item, Ok((manifest.to_owned(), source)));
     let file = syn::parse2(tokens).expect("the expansion parses as a file");

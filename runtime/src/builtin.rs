@@ -25,6 +25,8 @@ pub struct ServerFacts {
     pub environment: EnvironmentSpec,
     /// `sqlite` or `postgres`, when a database is attached.
     pub database: Option<&'static str>,
+    /// The manifest's record kinds and ownership rules.
+    pub records: &'static [crate::spec::RecordSpec],
 }
 
 /// `verify_access`'s result.

@@ -11,10 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::audit::AuditSink;
 use crate::auth::{AccessKeys, Credentials, DevKey, JwksSource, JwtConfig, JwtVerifier, Keys};
 use crate::builtin::{ServerFacts, environment_report};
-use crate::db::{Db, DbKind};
+use crate::db::Db;
 use crate::registry::Tools;
 use crate::server::{McpServer, ServerOptions, StartError, select_environment};
 use crate::spec::{EnvironmentSpec, RuntimeKind};
+use crate::store::Store;
 
 /// Command-line interface of an mcpgen server.
 #[derive(Debug, Parser)]
@@ -295,9 +296,12 @@ fn check_scopes<S: Tools>(scopes: &[String]) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn open_db(common: &Common) -> Result<Db, BoxError> {
+async fn open_db<S: Tools>(common: &Common) -> Result<Db, BoxError> {
     let db = Db::open(common.database_url.as_deref(), &common.data_dir).await?;
     db.migrate_runtime().await?;
+    if !S::migrations().is_empty() {
+        db.migrate("app_migrations", S::migrations()).await?;
+    }
     Ok(db)
 }
 
@@ -377,16 +381,12 @@ async fn build<S: Tools>(
     auth: &AuthArgs,
     env: &EnvironmentSpec,
 ) -> Result<(Arc<McpServer<S>>, Db), BoxError> {
-    let db = open_db(common).await?;
+    let db = open_db::<S>(common).await?;
     let credentials = credentials::<S>(auth, env, &db, &common.data_dir).await?;
-    let kind = match db.kind() {
-        DbKind::Sqlite => "sqlite",
-        DbKind::Postgres => "postgres",
-    };
     let server = McpServer::new(app, options)?
         .with_authenticator(Arc::new(credentials))
         .with_audit(AuditSink::to_database(db.clone()))
-        .with_database(kind);
+        .with_store(Store::new(db.clone()).await?);
     Ok((Arc::new(server), db))
 }
 
@@ -408,7 +408,7 @@ fn banner<S: Tools>(server: &McpServer<S>, db: &Db, url: &str) {
 }
 
 async fn keys<S: Tools>(cmd: KeysCommand, common: &Common) -> Result<(), BoxError> {
-    let db = open_db(common).await?;
+    let db = open_db::<S>(common).await?;
     let store = AccessKeys::new(db, S::manifest().scopes.iter().map(|s| s.name));
     match cmd {
         KeysCommand::Create {

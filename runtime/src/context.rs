@@ -130,6 +130,7 @@ pub struct Invocation<'a> {
     access: Access,
     notifier: Option<&'a Notifier>,
     facts: Option<&'a crate::builtin::ServerFacts>,
+    tx: Option<&'a crate::store::Tx>,
 }
 
 impl<'a> Invocation<'a> {
@@ -141,7 +142,26 @@ impl<'a> Invocation<'a> {
             access,
             notifier,
             facts: None,
+            tx: None,
         }
+    }
+
+    /// Run inside `tx`.
+    pub(crate) fn with_tx(mut self, tx: &'a crate::store::Tx) -> Self {
+        self.tx = Some(tx);
+        self
+    }
+
+    pub(crate) fn tx(&self) -> Result<&'a crate::store::Tx, ToolError> {
+        self.tx
+            .ok_or_else(|| ToolError::Internal("this server has no database attached".into()))
+    }
+
+    /// The ownership rule of record kind `kind`.
+    pub(crate) fn record_spec(&self, kind: &str) -> Result<crate::spec::RecordSpec, ToolError> {
+        self.facts
+            .and_then(|f| f.records.iter().find(|r| r.kind == kind).copied())
+            .ok_or_else(|| ToolError::Internal("unknown record kind".into()))
     }
 
     /// Attach what the running server knows about itself (for built-ins).
@@ -279,6 +299,27 @@ macro_rules! common_context_methods {
             if let Some(n) = self.inv.notifier {
                 n.progress(progress, total, message);
             }
+        }
+
+        /// A connection inside this call's transaction (read-only for read
+        /// tools), for sqlx queries: `sqlx::query(..).fetch_all(&mut *conn)`.
+        pub async fn conn(&self) -> Result<crate::store::Conn<'a>, ToolError> {
+            self.inv.tx()?.conn().await
+        }
+
+        /// A query over the caller's own records of kind `R`: the owner
+        /// condition is built in (as `$1`), so other subjects' records never
+        /// come back.
+        pub fn select_owned<R>(&self) -> Result<crate::store::OwnedQuery<'a, R>, ToolError>
+        where
+            R: crate::record::Record,
+        {
+            let spec = self.inv.record_spec(R::KIND)?;
+            Ok(crate::store::OwnedQuery::new(
+                self.inv.tx()?,
+                spec,
+                self.inv.caller().subject(),
+            ))
         }
 
         /// Send a log message to the client, if it asked for logs at this

@@ -75,6 +75,7 @@ pub struct Db {
     pool: AnyPool,
     kind: DbKind,
     description: String,
+    sqlite_path: Option<String>,
 }
 
 /// Unix seconds now.
@@ -109,7 +110,7 @@ impl Db {
                 } else {
                     format!("{url}{sep}mode=rwc")
                 };
-                (DbKind::Sqlite, url, format!("SQLite file {path}"), 8)
+                (DbKind::Sqlite, url, path, 8)
             }
             "postgres" | "postgresql" => {
                 let host = url
@@ -152,10 +153,45 @@ impl Db {
                 .execute(&pool)
                 .await?;
         }
+        let (description, sqlite_path) = match kind {
+            DbKind::Sqlite => (format!("SQLite file {description}"), Some(description)),
+            DbKind::Postgres => (format!("PostgreSQL at {description}"), None),
+        };
         Ok(Self {
             pool,
             kind,
             description,
+            sqlite_path,
+        })
+    }
+
+    /// A second pool on the same SQLite file whose connections are
+    /// read-only (`mode=ro`): writes through it fail in SQLite itself.
+    pub async fn read_only_twin(&self) -> Result<Self, DbError> {
+        let path = self
+            .sqlite_path
+            .as_deref()
+            .ok_or_else(|| DbError::Connect {
+                kind: "SQLite",
+                reason: "not an SQLite file database".into(),
+            })?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(&format!("sqlite://{path}?mode=ro"))
+            .await
+            .map_err(|e| DbError::Connect {
+                kind: "SQLite",
+                reason: DbError::from(e).to_string(),
+            })?;
+        sqlx::query("PRAGMA busy_timeout = 5000")
+            .execute(&pool)
+            .await?;
+        Ok(Self {
+            pool,
+            kind: DbKind::Sqlite,
+            description: format!("{} (read-only)", self.description),
+            sqlite_path: Some(path.to_owned()),
         })
     }
 

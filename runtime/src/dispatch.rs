@@ -517,14 +517,49 @@ impl<S: Tools> ToolCall<S> {
                 S::manifest().server.name,
             )
         });
-        let inv = Invocation::new(self.caller.as_ref(), def.access, notifier.as_ref())
+        let tx = match &self.server.store {
+            Some(store) => match store.begin(def.access).await {
+                Ok(tx) => Some(tx),
+                Err(e) => {
+                    self.audit.finish("failed", "database unavailable");
+                    let result = CallToolResult::error(e.to_string());
+                    return Reply::ok(self.msg.result(finish(
+                        &self.server,
+                        result.to_json(),
+                        &self.era,
+                    )));
+                }
+            },
+            None => None,
+        };
+        let mut inv = Invocation::new(self.caller.as_ref(), def.access, notifier.as_ref())
             .with_facts(&self.server.facts);
+        if let Some(tx) = &tx {
+            inv = inv.with_tx(tx);
+        }
         let run = (def.call)(&self.server.app, inv, self.arguments.clone());
         let timeout = def
             .timeout_ms
             .or(S::manifest().limits.timeout_ms)
             .map_or(self.server.options.call_timeout, Duration::from_millis);
-        let result = match tokio::time::timeout(timeout, run).await {
+        let outcome = tokio::time::timeout(timeout, run).await;
+        // Commit only a write that succeeded; everything else rolls back,
+        // so a failed or stopped write leaves nothing behind.
+        let outcome = match (outcome, &tx) {
+            (Ok(Ok(r)), Some(tx)) if def.access == Access::Write => match tx.commit().await {
+                Ok(()) => Ok(Ok(r)),
+                Err(e) => {
+                    tracing::error!(error = %crate::db::DbError::from(e), "commit failed");
+                    Ok(Err(ToolError::Unavailable))
+                }
+            },
+            (outcome, Some(tx)) => {
+                tx.rollback().await;
+                outcome
+            }
+            (outcome, None) => outcome,
+        };
+        let result = match outcome {
             Ok(Ok(r)) => {
                 self.audit.finish("allowed", "ok");
                 r
@@ -532,6 +567,7 @@ impl<S: Tools> ToolCall<S> {
             Ok(Err(e)) => {
                 let reason = match &e {
                     ToolError::Internal(_) => "internal error",
+                    ToolError::Unavailable => "unavailable",
                     ToolError::NotFound { .. } => "not found",
                     ToolError::InvalidArguments(_) => "invalid arguments",
                     _ => "rejected",

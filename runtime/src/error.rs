@@ -25,6 +25,9 @@ pub enum ToolError {
     /// A business rule refused the call; the message is shown to the model.
     #[error("{0}")]
     Rejected(Cow<'static, str>),
+    /// A dependency (the database) is unavailable; nothing was changed.
+    #[error("the service is temporarily unavailable; nothing was changed, retry shortly")]
+    Unavailable,
     /// Something failed inside the server. The message is generic on
     /// purpose; details go to the operator's log, not to the caller.
     #[error("internal error: {0}")]

@@ -64,16 +64,12 @@ impl<R: Record> ToolInput for Owned<R> {
 
     fn from_arguments<'a>(
         arguments: serde_json::Value,
-        _inv: Invocation<'a>,
+        inv: Invocation<'a>,
     ) -> BoxFuture<'a, Result<Self, ToolError>> {
         Box::pin(async move {
             let args: OwnedArguments<R::Id> = serde_json::from_value(arguments)
                 .map_err(|e| ToolError::InvalidArguments(e.to_string().into()))?;
-            // Loading with the owner condition inside the query needs the
-            // record store, which this runtime does not have yet: fail closed,
-            // exactly as for a record the caller does not own.
-            drop(args.id);
-            Err(ToolError::NotFound { kind: R::KIND })
+            Owned::load(inv, args.id).await
         })
     }
 }

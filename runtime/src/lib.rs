@@ -30,6 +30,7 @@ mod input;
 pub mod protocol;
 mod server;
 pub mod stdio;
+pub mod store;
 pub use input::BoxFuture;
 mod record;
 mod registry;
@@ -46,8 +47,17 @@ pub use error::{ToolError, ToolResult};
 pub use input::{NoArguments, ToolInput, ToolOutput};
 pub use mcpgen_macros::tools;
 pub use record::{Owned, Record};
-pub use registry::{CallError, Permission, Registry, RegistryError, Tool, ToolDef, Tools};
+pub use registry::{Permission, Registry, RegistryError, Tool, ToolDef, Tools};
 pub use server::{
     AuthError, Authenticator, McpServer, ServerOptions, StartError, select_environment,
 };
 pub use spec::Access;
+
+/// A new random id, `<prefix>_<24 hex digits>` (96 random bits): stable,
+/// unguessable record ids without a database sequence.
+pub fn random_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 12];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random number generator is unavailable");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}_{hex}")
+}

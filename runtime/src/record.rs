@@ -6,6 +6,8 @@ use serde::de::DeserializeOwned;
 /// A record kind with an ownership rule, declared in the manifest under
 /// `[records.<KIND>]`.
 ///
+/// The type reads itself from a row (`#[derive(sqlx::FromRow)]`).
+///
 /// ```ignore
 /// impl mcpgen::Record for Note {
 ///     const KIND: &'static str = "note";
@@ -16,11 +18,20 @@ use serde::de::DeserializeOwned;
     message = "`{Self}` is not an mcpgen record",
     note = "implement `mcpgen::Record` for `{Self}` with `const KIND` set to a record kind declared under `[records.<kind>]` in the manifest"
 )]
-pub trait Record: Send + Sync + Sized + 'static {
+pub trait Record:
+    for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Sync + Unpin + Sized + 'static
+{
     /// The record kind, a key of `[records]` in the manifest.
     const KIND: &'static str;
     /// The type of the record's id, as the caller sends it.
-    type Id: DeserializeOwned + JsonSchema + Send + Sync + 'static;
+    type Id: DeserializeOwned
+        + JsonSchema
+        + for<'q> sqlx::Encode<'q, sqlx::Any>
+        + sqlx::Type<sqlx::Any>
+        + Clone
+        + Send
+        + Sync
+        + 'static;
 }
 
 /// A record loaded by the runtime on behalf of the caller, with the owner
@@ -36,6 +47,31 @@ pub struct Owned<R: Record> {
 }
 
 impl<R: Record> Owned<R> {
+    /// Load record `id` if `caller_subject` owns it, inside the call's
+    /// transaction. The owner condition is part of the query: a record of
+    /// another owner is simply not found.
+    pub(crate) async fn load(
+        inv: crate::context::Invocation<'_>,
+        id: R::Id,
+    ) -> Result<Self, crate::error::ToolError> {
+        let spec = inv.record_spec(R::KIND)?;
+        let sql = format!(
+            "SELECT * FROM {} WHERE {} = $1 AND {} = $2",
+            spec.table, spec.id, spec.owner
+        );
+        let mut conn = inv.tx()?.conn().await?;
+        let found = sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql))
+            .bind(id.clone())
+            .bind(inv.caller().subject().to_owned())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(crate::store::query_failed)?;
+        match found {
+            Some(record) => Ok(Self { id, record }),
+            None => Err(crate::error::ToolError::NotFound { kind: R::KIND }),
+        }
+    }
+
     /// The id the caller asked for.
     pub fn id(&self) -> &R::Id {
         &self.id

@@ -71,6 +71,12 @@ pub trait Tools: Sized + Send + Sync + 'static {
     /// Every tool, sorted by name.
     fn definitions() -> &'static [ToolDef<Self>];
 
+    /// The app's migrations `(version, description, SQL)`, from
+    /// `#[mcpgen::tools(migrations = "dir")]`, applied at startup.
+    fn migrations() -> &'static [(i64, &'static str, &'static str)] {
+        &[]
+    }
+
     /// Build the registry, computing and checking every schema once.
     fn registry() -> Result<Registry<Self>, RegistryError> {
         Registry::new(Self::manifest(), Self::definitions())
@@ -218,30 +224,6 @@ pub enum Permission {
     MissingScopes,
 }
 
-/// Why a call through [`Registry::call`] did not run.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CallError {
-    /// No tool of that name.
-    #[error("unknown tool: {0}")]
-    UnknownTool(String),
-    /// A credential is needed.
-    #[error("authentication required")]
-    Unauthenticated,
-    /// The caller lacks scopes the tool requires.
-    #[error("insufficient scope: this tool requires {}", required.join(" "))]
-    InsufficientScope {
-        /// Every scope the tool requires.
-        required: Vec<&'static str>,
-    },
-    /// The arguments do not match the advertised input schema.
-    #[error("invalid arguments: {}", .0.join("; "))]
-    InvalidArguments(Vec<String>),
-    /// The handler or the input conversion failed.
-    #[error(transparent)]
-    Tool(#[from] ToolError),
-}
-
 /// All tools of one server, with schemas computed and compiled once.
 pub struct Registry<S: 'static> {
     manifest: &'static ManifestSpec,
@@ -317,33 +299,6 @@ impl<S> Registry<S> {
     /// One tool by name.
     pub fn get(&self, name: &str) -> Option<&Tool<S>> {
         self.by_name.get(name).map(|&i| &self.tools[i])
-    }
-
-    /// Call a tool as `caller`: look it up, check its scopes, validate the
-    /// arguments against its advertised schema, run the handler.
-    pub async fn call(
-        &self,
-        server: &S,
-        caller: Option<&Caller>,
-        name: &str,
-        arguments: Value,
-    ) -> Result<CallToolResult, CallError> {
-        let tool = self
-            .get(name)
-            .ok_or_else(|| CallError::UnknownTool(name.to_owned()))?;
-        match tool.allows(caller) {
-            Permission::Granted => {}
-            Permission::Unauthenticated => return Err(CallError::Unauthenticated),
-            Permission::MissingScopes => {
-                return Err(CallError::InsufficientScope {
-                    required: tool.def.scopes.to_vec(),
-                });
-            }
-        }
-        tool.validate(&arguments)
-            .map_err(CallError::InvalidArguments)?;
-        let inv = Invocation::new(caller, tool.def.access, None);
-        Ok((tool.def.call)(server, inv, arguments).await?)
     }
 }
 

@@ -149,6 +149,7 @@ pub struct McpServer<S: Tools> {
     pub(crate) facts: ServerFacts,
     pub(crate) audit: AuditSink,
     pub(crate) limits: Limits,
+    pub(crate) store: Option<crate::store::Store>,
 }
 
 /// Per-subject call budgets from `[limits]` and `[tools.*] calls_per_minute`.
@@ -250,6 +251,7 @@ impl<S: Tools> McpServer<S> {
             version: options.version.clone(),
             environment,
             database: None,
+            records: manifest.records,
         };
         Ok(Self {
             registry,
@@ -260,7 +262,43 @@ impl<S: Tools> McpServer<S> {
             facts,
             audit: AuditSink::tracing_only(),
             limits,
+            store: None,
         })
+    }
+
+    /// Give handlers a database: each call runs in its own transaction,
+    /// read-only for read tools, committed only on success for write tools.
+    pub fn with_store(mut self, store: crate::store::Store) -> Self {
+        self.facts.database = Some(match store.db().kind() {
+            crate::db::DbKind::Sqlite => "sqlite",
+            crate::db::DbKind::Postgres => "postgres",
+        });
+        self.store = Some(store);
+        self
+    }
+
+    /// Call a tool as `caller` through the whole request path (policy,
+    /// validation, transaction, audit), without a transport. Returns the
+    /// JSON-RPC response.
+    pub async fn call_tool(
+        self: &Arc<Self>,
+        caller: Option<Caller>,
+        name: &str,
+        arguments: serde_json::Value,
+    ) -> serde_json::Value {
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": name, "arguments": arguments}});
+        let bytes = body.to_string();
+        let incoming = crate::dispatch::Incoming {
+            body: bytes.as_bytes(),
+            headers: None,
+            caller,
+            transport: "embedded",
+        };
+        match crate::dispatch::prepare(self, incoming) {
+            crate::dispatch::Outcome::Reply(r) => r.body.unwrap_or_default(),
+            crate::dispatch::Outcome::Call(call) => call.run(None).await.body.unwrap_or_default(),
+        }
     }
 
     /// Record audit rows in `db` as well as events.

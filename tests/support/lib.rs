@@ -596,3 +596,164 @@ pub mod tokens {
         parts.join(".")
     }
 }
+
+/// Databases for tests: a fresh SQLite file, or a fresh PostgreSQL database
+/// on the server at 127.0.0.1:5432 (user `postgres`, as `.ci/run` starts it;
+/// `MCPGEN_TEST_POSTGRES` overrides the admin URL).
+pub mod databases {
+    use std::sync::Arc;
+
+    use mcpgen::db::Db;
+    use mcpgen::store::Store;
+    use mcpgen::{McpServer, ServerOptions, Tools};
+
+    /// Which database a test runs on.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Backend {
+        /// A scratch SQLite file.
+        Sqlite,
+        /// A scratch PostgreSQL database.
+        Postgres,
+    }
+
+    /// The admin URL of the test PostgreSQL server.
+    pub fn postgres_admin_url() -> String {
+        std::env::var("MCPGEN_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    /// A new, empty database of `backend`, with the runtime's and `S`'s
+    /// migrations applied.
+    pub async fn fresh<S: Tools>(backend: Backend, label: &str) -> Db {
+        let db = match backend {
+            Backend::Sqlite => {
+                let dir = crate::process::scratch_dir(label);
+                Db::open(None, &dir).await.expect("sqlite")
+            }
+            Backend::Postgres => {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let name = format!(
+                    "mcpgen_{}_{}_{}",
+                    label.replace('-', "_"),
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                );
+                let admin = Db::connect(&postgres_admin_url())
+                    .await
+                    .expect("PostgreSQL at 127.0.0.1:5432 (start it, or set MCPGEN_TEST_POSTGRES)");
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name}"
+                )))
+                .execute(admin.pool())
+                .await
+                .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(admin.pool())
+                    .await
+                    .unwrap();
+                let url = postgres_admin_url();
+                let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+                Db::connect(&format!("{base}/{name}"))
+                    .await
+                    .expect("new database")
+            }
+        };
+        db.migrate_runtime().await.unwrap();
+        if !S::migrations().is_empty() {
+            db.migrate("app_migrations", S::migrations()).await.unwrap();
+        }
+        db
+    }
+
+    /// An in-process server for `app` on `db`, in `environment`.
+    pub async fn server<S: Tools>(app: S, db: &Db, environment: &str) -> Arc<McpServer<S>> {
+        let options = ServerOptions {
+            environment: environment.into(),
+            ..ServerOptions::default()
+        };
+        Arc::new(
+            McpServer::new(app, options)
+                .unwrap()
+                .with_store(Store::new(db.clone()).await.unwrap()),
+        )
+    }
+}
+
+/// A server whose handlers misbehave on purpose (`tests/manifests/sneaky.toml`).
+pub mod sneaky {
+    use std::time::Duration;
+
+    use mcpgen::{Content, ContentBlock, ReadCx, ToolError, ToolResult, WriteCx};
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+
+    /// The server.
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct Sneaky;
+
+    /// Which statement to try.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Attempt {
+        /// `insert`, `update`, `delete` or `create`.
+        pub statement: String,
+    }
+
+    async fn insert(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO items (id, owner_id, label) VALUES ($1, 'alice', 'sneaky')")
+            .bind(id.to_owned())
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    #[mcpgen::tools(
+        manifest = "tests/manifests/sneaky.toml",
+        migrations = "tests/manifests/sneaky-migrations"
+    )]
+    impl Sneaky {
+        #[tool]
+        async fn read_but_try_to_write(
+            &self,
+            cx: ReadCx<'_>,
+            input: Attempt,
+        ) -> ToolResult<Content> {
+            let mut conn = cx.conn().await?;
+            let sql = match input.statement.as_str() {
+                "insert" => {
+                    "INSERT INTO items (id, owner_id, label) VALUES ('x', 'alice', 'sneaky')"
+                }
+                "update" => "UPDATE items SET label = 'changed'",
+                "delete" => "DELETE FROM items",
+                _ => "CREATE TABLE sneaky_table (id TEXT)",
+            };
+            match sqlx::query(sql).execute(&mut *conn).await {
+                Ok(_) => Ok(vec![ContentBlock::text("wrote")].into()),
+                // Shown to the test on purpose: which error the database gave.
+                Err(e) => Err(ToolError::rejected(format!("refused by the database: {e}"))),
+            }
+        }
+
+        #[tool]
+        async fn write_then_fail(&self, cx: WriteCx<'_>) -> ToolResult<Content> {
+            let mut conn = cx.conn().await?;
+            insert(&mut conn, &mcpgen::random_id("item"))
+                .await
+                .map_err(|_| ToolError::Unavailable)?;
+            Err(ToolError::rejected("failed after writing"))
+        }
+
+        #[tool]
+        async fn write_then_stall(&self, cx: WriteCx<'_>) -> ToolResult<Content> {
+            {
+                let mut conn = cx.conn().await?;
+                insert(&mut conn, &mcpgen::random_id("item"))
+                    .await
+                    .map_err(|_| ToolError::Unavailable)?;
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(vec![ContentBlock::text("too late")].into())
+        }
+    }
+}

@@ -21,6 +21,13 @@ impl Record for Item {
     type Id = i64;
 }
 
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for Item {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row as _;
+        Ok(Self { id: row.try_get("id")?, text: row.try_get("text")? })
+    }
+}
+
 pub struct Items;
 
 #[mcpgen::tools(manifest = "write_tool_with_read_scopes.toml")]
