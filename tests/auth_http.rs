@@ -785,3 +785,116 @@ async fn the_typ_check_is_configurable_for_providers_that_emit_jwt() {
         "azp-client"
     );
 }
+
+/// Every tool in every role, on PostgreSQL reached through a URL with a
+/// password: no access key, bearer token, signing key or database URL in
+/// any answer, header, log line or audit row.
+#[tokio::test]
+async fn no_secrets_anywhere() {
+    use mcpgen_tests::databases::postgres_admin_url;
+    let admin = mcpgen::db::Db::connect(&postgres_admin_url())
+        .await
+        .unwrap();
+    let name = format!("mcpgen_secrets_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(admin.pool())
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    // Trust auth ignores the password, which is exactly what must not leak.
+    let password = "Pw-never-shown-7731";
+    let url = format!("postgres://postgres:{password}@127.0.0.1:5432/{name}");
+    let data = scratch_dir("secrets");
+    let with_db = |args: &[&str]| {
+        let out = Command::new(notes_bin())
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let key = |scopes: &str| -> String {
+        let v: Value = serde_json::from_str(&with_db(&[
+            "keys", "create", "--owner", "alice", "--scopes", scopes, "--json",
+        ]))
+        .unwrap();
+        v["key"].as_str().unwrap().to_owned()
+    };
+    let credentials = vec![
+        key(""),
+        key("notes:read"),
+        key("notes:read,notes:write"),
+        token("alice", &["notes:read"]),
+        token("alice", &["notes:read", "notes:write"]),
+        with_db(&[
+            "token",
+            "mint",
+            "--sub",
+            "alice",
+            "--scopes",
+            "notes:read,notes:write",
+        ])
+        .trim()
+        .to_owned(),
+    ];
+    let signing_key = std::fs::read(data.join("dev-signing-key.p8")).unwrap();
+    // Debug logging: the most the server ever says.
+    let mut serve = Command::new(notes_bin());
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .args(["--jwt-public-key", &trust_arg()])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "debug");
+    let server = HttpServer::from_command(serve);
+    let registry = notes_app::Notes::registry().unwrap();
+    let mut seen = String::new();
+    for credential in credentials.iter().map(Some).chain([None]) {
+        for tool in registry.tools() {
+            let a = post(
+                &server.url,
+                credential.map(String::as_str),
+                &call(tool.def().name),
+            )
+            .await;
+            seen.push_str(&a.raw);
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    seen.push_str(&server.log());
+    let db = mcpgen::db::Db::connect(&url).await.unwrap();
+    let rows = sqlx::query("SELECT * FROM mcpgen_audit")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    assert!(rows.len() >= 30, "every call audited: {}", rows.len());
+    for r in &rows {
+        for i in 0..sqlx::Row::len(r) {
+            if let Ok(v) = sqlx::Row::try_get::<String, _>(r, i) {
+                seen.push_str(&v);
+                seen.push('\n');
+            }
+        }
+    }
+    assert!(!seen.contains(password), "the database password leaked");
+    assert!(!seen.contains("postgres://"), "a database URL leaked");
+    assert!(!seen.contains("mcpk_"), "access-key material leaked");
+    for c in &credentials {
+        assert!(!seen.contains(&c[c.len() - 20..]), "a credential leaked");
+    }
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &signing_key);
+    assert!(!seen.contains(&b64[..24]), "the signing key leaked");
+    assert!(!seen.contains("dev-signing-key"), "a key file path leaked");
+}

@@ -344,10 +344,17 @@ pub mod process {
 
         /// Like [`HttpServer::start`], with a given data directory.
         pub fn start_in(bin: &str, data: &Path, extra: &[&str]) -> Self {
-            let mut child = Command::new(bin)
-                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            let mut cmd = Command::new(bin);
+            cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
                 .arg(data)
-                .args(extra)
+                .args(extra);
+            Self::from_command(cmd)
+        }
+
+        /// Run a prepared `serve` command and wait until it listens.
+        pub fn from_command(mut cmd: Command) -> Self {
+            let bin = cmd.get_program().to_string_lossy().into_owned();
+            let mut child = cmd
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
