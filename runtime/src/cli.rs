@@ -106,6 +106,26 @@ pub enum Command {
     /// Development tokens (local environment only).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// What the manifest and handlers generate, for review.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
+}
+
+/// `manifest ...`.
+#[derive(Debug, Subcommand)]
+pub enum ManifestCommand {
+    /// Check that every tool can be served (schemas are objects and compile)
+    /// and summarise the manifest.
+    Check,
+    /// Print the scope matrix (Markdown, or JSON with --json).
+    Matrix {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every tool's JSON Schemas, the protected-resource metadata and
+    /// each environment's status, as one JSON document.
+    Schema,
 }
 
 /// `keys ...`.
@@ -252,6 +272,43 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
             server.audit().flush().await;
         }
         Command::Keys(cmd) => keys::<S>(cmd, &cli.common).await?,
+        Command::Manifest(cmd) => {
+            let registry = S::registry()?;
+            match cmd {
+                ManifestCommand::Check => {
+                    let m = crate::artifacts::scope_matrix(&registry);
+                    println!(
+                        "ok: {} tools ({} scoped, {} public, {} built in), {} scopes, {} record kinds, {} environments",
+                        m["totals"]["tools"],
+                        m["totals"]["mapped"],
+                        m["totals"]["public"],
+                        m["totals"]["authenticated_only"],
+                        manifest.scopes.len(),
+                        manifest.records.len(),
+                        manifest.environments.len()
+                    );
+                }
+                ManifestCommand::Matrix { json } => {
+                    if json {
+                        emit(&format!(
+                            "{:#}\n",
+                            crate::artifacts::scope_matrix(&registry)
+                        ));
+                    } else {
+                        emit(&crate::artifacts::scope_matrix_markdown(&registry));
+                    }
+                }
+                ManifestCommand::Schema => {
+                    let doc = serde_json::json!({
+                        "tools": crate::artifacts::schemas(&registry),
+                        "protected_resource_metadata": crate::artifacts::resource_metadata::<S>(),
+                        "environments": crate::artifacts::environment_statuses::<S>(version),
+                        "scope_matrix": crate::artifacts::scope_matrix(&registry),
+                    });
+                    emit(&format!("{doc:#}\n"));
+                }
+            }
+        }
         Command::Token(TokenCommand::Mint {
             sub,
             scopes,
@@ -273,6 +330,12 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
         }
     }
     Ok(())
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
 fn runtime_name(r: RuntimeKind) -> String {

@@ -16,6 +16,7 @@
 //! name ([`ReadCx`], [`WriteCx`], [`Owned`], [`ToolResult`], [`ToolError`]) and
 //! the registry they are collected into.
 
+pub mod artifacts;
 pub mod audit;
 pub mod auth;
 pub mod builtin;

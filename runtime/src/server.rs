@@ -365,18 +365,7 @@ impl<S: Tools> McpServer<S> {
 
     /// The protected-resource metadata (RFC 9728) for this server.
     pub fn resource_metadata(&self) -> serde_json::Value {
-        let m = S::manifest();
-        let mut doc = serde_json::json!({
-            "resource": m.resource.uri,
-            "authorization_servers": m.resource.authorization_servers,
-            "scopes_supported": m.scopes.iter().map(|s| s.name).collect::<Vec<_>>(),
-            "bearer_methods_supported": ["header"],
-            "resource_name": m.server.title.unwrap_or(m.server.name),
-        });
-        if let Some(d) = m.resource.documentation {
-            doc["resource_documentation"] = d.into();
-        }
-        doc
+        crate::artifacts::resource_metadata::<S>()
     }
 }
 

@@ -1,0 +1,142 @@
+//! What the build generates for review: the scope matrix (JSON and
+//! Markdown), every tool's schemas, the protected-resource metadata and the
+//! status of each environment. Deterministic: the same code and manifest
+//! give byte-identical artifacts, so reviewers read them as diffs.
+
+use serde_json::{Map, Value, json};
+
+use crate::builtin::{ServerFacts, environment_report};
+use crate::registry::{Registry, Tools};
+use crate::spec::EnvironmentSpec;
+
+/// The scope matrix: every tool against every scope, with totals.
+pub fn scope_matrix<S: Tools>(registry: &Registry<S>) -> Value {
+    let scopes: Vec<&str> = S::manifest().scopes.iter().map(|s| s.name).collect();
+    let mut tools = Vec::new();
+    let (mut mapped, mut public, mut authenticated, mut unmapped) = (0, 0, 0, 0);
+    for tool in registry.tools() {
+        let d = tool.def();
+        let requirement = if d.public {
+            public += 1;
+            "public"
+        } else if d.scopes.is_empty() && d.is_builtin() {
+            authenticated += 1;
+            "authenticated"
+        } else if d.scopes.is_empty() {
+            unmapped += 1;
+            "unmapped"
+        } else {
+            mapped += 1;
+            "scoped"
+        };
+        let row: Map<String, Value> = scopes
+            .iter()
+            .map(|s| ((*s).to_owned(), Value::Bool(d.scopes.contains(s))))
+            .collect();
+        tools.push(json!({
+            "tool": d.name,
+            "access": d.access,
+            "requirement": requirement,
+            "record": d.record,
+            "scopes": row,
+        }));
+    }
+    json!({
+        "scopes": scopes,
+        "tools": tools,
+        "totals": {
+            "tools": registry.tools().len(),
+            "mapped": mapped,
+            "public": public,
+            "authenticated_only": authenticated,
+            "unmapped": unmapped,
+        },
+    })
+}
+
+/// The scope matrix as a Markdown table.
+pub fn scope_matrix_markdown<S: Tools>(registry: &Registry<S>) -> String {
+    let m = scope_matrix(registry);
+    let scopes: Vec<&str> = m["scopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut out = format!("| tool | access | requires | {} |\n", scopes.join(" | "));
+    out.push_str(&format!("|---|---|---|{}\n", "---|".repeat(scopes.len())));
+    for t in m["tools"].as_array().into_iter().flatten() {
+        let cells: Vec<&str> = scopes
+            .iter()
+            .map(|s| if t["scopes"][*s] == true { "x" } else { "" })
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            t["tool"].as_str().unwrap_or_default(),
+            t["access"].as_str().unwrap_or_default(),
+            t["requirement"].as_str().unwrap_or_default(),
+            cells.join(" | ")
+        ));
+    }
+    let totals = &m["totals"];
+    out.push_str(&format!(
+        "\n{} tools: {} mapped to scopes, {} public, {} authenticated only (built in), {} unmapped.\n",
+        totals["tools"], totals["mapped"], totals["public"], totals["authenticated_only"], totals["unmapped"]
+    ));
+    out
+}
+
+/// Every tool's input and output schema, by name.
+pub fn schemas<S: Tools>(registry: &Registry<S>) -> Value {
+    let tools: Map<String, Value> = registry
+        .tools()
+        .iter()
+        .map(|t| {
+            (
+                t.def().name.to_owned(),
+                json!({"input": t.input_schema(), "output": t.output_schema()}),
+            )
+        })
+        .collect();
+    Value::Object(tools)
+}
+
+/// `get_environment_status` as it answers in each manifest environment.
+pub fn environment_statuses<S: Tools>(version: &str) -> Value {
+    let m = S::manifest();
+    let statuses: Map<String, Value> = m
+        .environments
+        .iter()
+        .map(|env: &EnvironmentSpec| {
+            let facts = ServerFacts {
+                name: m.server.name,
+                version: version.to_owned(),
+                environment: *env,
+                database: None,
+                records: m.records,
+            };
+            let mut report = serde_json::to_value(environment_report(&facts)).unwrap_or_default();
+            if !env.enabled {
+                report["enabled"] = false.into();
+            }
+            (env.name.to_owned(), report)
+        })
+        .collect();
+    Value::Object(statuses)
+}
+
+/// The protected-resource metadata (RFC 9728) for `S`'s manifest.
+pub fn resource_metadata<S: Tools>() -> Value {
+    let m = S::manifest();
+    let mut doc = json!({
+        "resource": m.resource.uri,
+        "authorization_servers": m.resource.authorization_servers,
+        "scopes_supported": m.scopes.iter().map(|s| s.name).collect::<Vec<_>>(),
+        "bearer_methods_supported": ["header"],
+        "resource_name": m.server.title.unwrap_or(m.server.name),
+    });
+    if let Some(d) = m.resource.documentation {
+        doc["resource_documentation"] = d.into();
+    }
+    doc
+}
