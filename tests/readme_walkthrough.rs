@@ -78,8 +78,13 @@ fn the_add_a_tool_walkthrough_builds_and_its_errors_are_real() {
         "the README quotes the line as it is: {expected}"
     );
 
-    // All three steps: it builds, and the generated test passes.
+    // All three steps: it builds, and the tests the macro generates for the
+    // new tool run and pass, with no test code written.
     ws.write("mcp-manifest.toml", &with_entry);
-    let (ok, stderr) = ws.cargo(&["test", "--quiet", "-p", "notes-app"]);
-    assert!(ok, "{stderr}");
+    let (ok, output) = ws.cargo(&["test", "-p", "notes-app", "--lib"]);
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("mcpgen_policy_count_owned_notes ... ok"),
+        "the new tool got its policy test:\n{output}"
+    );
 }

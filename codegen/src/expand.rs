@@ -347,6 +347,24 @@ impl Expansion<'_> {
 
     fn tests(&self) -> TokenStream {
         let self_ty = &self.item.self_ty;
+        let policy = self.pairs().into_iter().map(|(t, _)| {
+            let name = &t.name.value;
+            let test = format_ident!(
+                "mcpgen_policy_{}",
+                name.chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect::<String>()
+            );
+            quote! {
+                /// Generated: the tool's manifest policy holds (401 without a
+                /// credential, 403 naming its scopes without them, listed only
+                /// for allowed callers, a read tool leaves the database as it was).
+                #[test]
+                fn #test() {
+                    ::mcpgen::__private::check_tool::<#self_ty>(#name);
+                }
+            }
+        });
         let module = format_ident!(
             "__mcpgen_generated_tests_{}",
             type_to_string(self_ty)
@@ -369,6 +387,8 @@ impl Expansion<'_> {
                         ::core::panic!("{e}");
                     }
                 }
+
+                #(#policy)*
             }
         }
     }

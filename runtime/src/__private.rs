@@ -1,6 +1,7 @@
 //! What generated code needs. Not a public API: anything here may change.
 
 pub use crate::input::BoxFuture;
+pub use crate::policy_check::{check_tool, example_arguments};
 pub use crate::registry::{CallFn, ToolDef};
 pub use crate::spec::*;
 pub use schemars::Schema;

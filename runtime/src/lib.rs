@@ -33,6 +33,7 @@ mod server;
 pub mod stdio;
 pub mod store;
 pub use input::BoxFuture;
+mod policy_check;
 mod record;
 mod registry;
 pub mod spec;

@@ -285,7 +285,7 @@ pub mod workspace {
             std::fs::write(self.path(relative), text).expect("writable");
         }
 
-        /// `cargo <args>` in the copy: success, and stderr.
+        /// `cargo <args>` in the copy: success, and stdout then stderr.
         pub fn cargo(&self, args: &[&str]) -> (bool, String) {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let out = Command::new(cargo)
@@ -298,7 +298,11 @@ pub mod workspace {
                 .expect("cargo runs");
             (
                 out.status.success(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
             )
         }
     }

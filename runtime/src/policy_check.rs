@@ -1,0 +1,237 @@
+//! The policy tests `#[mcpgen::tools]` generates for every tool: without a
+//! credential the tool answers 401 with a challenge naming its scopes; with
+//! a credential lacking them, 403 `insufficient_scope` naming all of them;
+//! it is listed only for callers who may call it; a read tool leaves the
+//! database as it was. They run in-process on a scratch SQLite database.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::context::Caller;
+use crate::db::Db;
+use crate::dispatch::{self, Incoming, Outcome, Reply};
+use crate::registry::Tools;
+use crate::server::{McpServer, ServerOptions};
+use crate::spec::Access;
+use crate::store::Store;
+
+/// An input the tool's schema accepts, as far as one can be made from the
+/// schema alone: required properties with their smallest valid values.
+pub fn example_arguments(schema: &Value) -> Value {
+    fn resolve<'a>(root: &'a Value, s: &'a Value) -> &'a Value {
+        match s.get("$ref").and_then(Value::as_str) {
+            Some(r) => r
+                .strip_prefix("#/$defs/")
+                .and_then(|name| root.get("$defs").and_then(|d| d.get(name)))
+                .unwrap_or(s),
+            None => s,
+        }
+    }
+    fn value(root: &Value, s: &Value) -> Value {
+        let s = resolve(root, s);
+        if let Some(first) = s.get("enum").and_then(|e| e.get(0)) {
+            return first.clone();
+        }
+        let ty = match s.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(Value::Array(ts)) => ts
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|t| *t != "null")
+                .unwrap_or("null"),
+            _ => "object",
+        };
+        match ty {
+            "string" => {
+                let n = s
+                    .get("minLength")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1)
+                    .max(1);
+                Value::String("x".repeat(n as usize))
+            }
+            "integer" | "number" => s.get("minimum").cloned().unwrap_or(json!(1)),
+            "boolean" => json!(false),
+            "array" => json!([]),
+            "null" => Value::Null,
+            _ => {
+                let mut out = Map::new();
+                let required: Vec<&str> = s
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                for name in required {
+                    if let Some(p) = s.get("properties").and_then(|p| p.get(name)) {
+                        out.insert(name.to_owned(), value(root, p));
+                    }
+                }
+                Value::Object(out)
+            }
+        }
+    }
+    value(schema, schema)
+}
+
+async fn send<S: Tools>(server: &Arc<McpServer<S>>, caller: Option<Caller>, body: Value) -> Reply {
+    let bytes = body.to_string();
+    let incoming = Incoming {
+        body: bytes.as_bytes(),
+        headers: None,
+        caller,
+        transport: "policy-test",
+    };
+    match dispatch::prepare(server, incoming) {
+        Outcome::Reply(r) => r,
+        Outcome::Call(call) => call.run(None).await,
+    }
+}
+
+async fn dump(db: &Db) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(db.pool())
+    .await
+    .expect("list tables");
+    let mut out = Vec::new();
+    for t in tables {
+        let count: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM \"{t}\"")))
+                .fetch_one(db.pool())
+                .await
+                .expect("count");
+        out.push(format!("{t}: {count} rows"));
+    }
+    out
+}
+
+/// Check tool `name` of `S` against its manifest policy; panics with a
+/// message naming the tool and the broken rule.
+pub fn check_tool<S: Tools + Default>(name: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(check_tool_async::<S>(name));
+}
+
+async fn check_tool_async<S: Tools + Default>(name: &str) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "mcpgen-policy-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = Db::open(None, &dir).await.expect("scratch SQLite");
+    db.migrate_runtime().await.expect("runtime migrations");
+    if !S::migrations().is_empty() {
+        db.migrate("app_migrations", S::migrations())
+            .await
+            .expect("app migrations");
+    }
+    let writable = S::manifest()
+        .environments
+        .iter()
+        .find(|e| e.enabled && e.writes)
+        .map_or("local", |e| e.name);
+    let options = ServerOptions {
+        environment: writable.to_owned(),
+        ..ServerOptions::default()
+    };
+    let server = Arc::new(
+        McpServer::new(S::default(), options)
+            .expect("the server starts")
+            .with_store(Store::new(db.clone()).await.expect("store")),
+    );
+    let tool = server
+        .registry()
+        .get(name)
+        .unwrap_or_else(|| panic!("no tool `{name}`"));
+    let def = *tool.def();
+    let arguments = example_arguments(tool.input_schema());
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": name, "arguments": arguments}});
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let listed = |r: &Reply| {
+        r.body.as_ref().is_some_and(|b| {
+            b["result"]["tools"]
+                .as_array()
+                .is_some_and(|ts| ts.iter().any(|t| t["name"] == name))
+        })
+    };
+    let all_scopes: Vec<&str> = S::manifest().scopes.iter().map(|s| s.name).collect();
+    let subject = "policy-test-subject";
+
+    if def.public {
+        let r = send(&server, None, call.clone()).await;
+        assert_eq!(
+            r.status, 200,
+            "public tool `{name}` must answer an anonymous caller"
+        );
+        return;
+    }
+    // 1. No credential: 401 with a challenge that names the tool's scopes.
+    let r = send(&server, None, call.clone()).await;
+    assert_eq!(
+        r.status, 401,
+        "tool `{name}` without a credential must answer 401, got {r:?}"
+    );
+    let challenge = r.challenge.clone().unwrap_or_default();
+    assert!(
+        challenge.starts_with("Bearer resource_metadata=\""),
+        "tool `{name}`: the 401 must carry a resource_metadata challenge, got {challenge:?}"
+    );
+    if !def.scopes.is_empty() {
+        assert!(
+            challenge.contains(&format!("scope=\"{}\"", def.scopes.join(" "))),
+            "tool `{name}`: the 401 challenge must name its scopes, got {challenge:?}"
+        );
+        // 2. Every declared scope but the tool's: 403 naming all of them.
+        let lacking: Vec<&str> = all_scopes
+            .iter()
+            .copied()
+            .filter(|s| !def.scopes.contains(s))
+            .collect();
+        let caller = Caller::new(subject, lacking, None);
+        let r = send(&server, Some(caller.clone()), call.clone()).await;
+        assert_eq!(
+            r.status, 403,
+            "tool `{name}` without its scopes must answer 403, got {r:?}"
+        );
+        let challenge = r.challenge.clone().unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer error=\"insufficient_scope\"")
+                && challenge.contains(&format!("scope=\"{}\"", def.scopes.join(" "))),
+            "tool `{name}`: the 403 must be insufficient_scope naming {:?}, got {challenge:?}",
+            def.scopes
+        );
+        // 3. Listed only for callers who may call it.
+        assert!(
+            !listed(&send(&server, Some(caller), list.clone()).await),
+            "tool `{name}` is listed for a caller without its scopes"
+        );
+    }
+    let allowed = Caller::new(subject, def.scopes.iter().copied(), None);
+    assert!(
+        listed(&send(&server, Some(allowed.clone()), list.clone()).await),
+        "tool `{name}` is not listed for a caller with its scopes"
+    );
+
+    // 4. A read tool leaves the database as it was.
+    if def.access == Access::Read {
+        let before = dump(&db).await;
+        let r = send(&server, Some(allowed), call).await;
+        assert_eq!(
+            r.status, 200,
+            "tool `{name}` with its scopes must answer 200, got {r:?}"
+        );
+        server.audit().flush().await;
+        let after = dump(&db).await;
+        assert_eq!(before, after, "read tool `{name}` changed the database");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
