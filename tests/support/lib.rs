@@ -28,6 +28,7 @@ pub mod schemas {
     }
 
     /// Three tools whose inputs or outputs are not object schemas.
+    #[derive(Default)]
     pub struct Strings;
 
     #[mcpgen::tools(manifest = "tests/manifests/shapes.toml")]
