@@ -139,3 +139,68 @@ fn annotations_and_schemas_come_from_the_manifest_and_types() {
     );
     let _: Value = get.input_schema().clone();
 }
+
+#[tokio::test]
+async fn search_pages_through_the_callers_notes_on_sqlite() {
+    pages(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn search_pages_through_the_callers_notes_on_postgres() {
+    pages(Backend::Postgres).await;
+}
+
+async fn pages(backend: Backend) {
+    let db = fresh::<Notes>(backend, "registry-pages").await;
+    let s = server(Notes, &db, "local").await;
+    for i in 0..7 {
+        s.call_tool(
+            writer(),
+            "create_text_note",
+            json!({"title": format!("n{i}"), "body": "page"}),
+        )
+        .await;
+    }
+    for order in ["newest_first", "oldest_first"] {
+        let mut titles = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut args = json!({"query": "page", "limit": 3, "order": order});
+            if let Some(c) = &cursor {
+                args["cursor"] = json!(c);
+            }
+            let r = s.call_tool(reader(), "search_owned_notes", args).await;
+            let found = &r["result"]["structuredContent"];
+            titles.extend(
+                found["notes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n["title"].as_str().unwrap().to_owned()),
+            );
+            pages += 1;
+            match found["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        let mut expected: Vec<String> = (0..7).map(|i| format!("n{i}")).collect();
+        if order == "newest_first" {
+            expected.reverse();
+        }
+        assert_eq!(titles, expected, "{order}");
+        assert_eq!(pages, 3);
+    }
+    let bad = s
+        .call_tool(
+            reader(),
+            "search_owned_notes",
+            json!({"query": "", "cursor": "bogus"}),
+        )
+        .await;
+    assert_eq!(
+        bad["result"]["content"][0]["text"],
+        "invalid arguments: unknown cursor: pass the next_cursor of a previous page"
+    );
+}

@@ -56,6 +56,9 @@ pub struct Search {
     /// Which notes come first: `newest_first` (the default) or `oldest_first`.
     #[serde(default)]
     pub order: Order,
+    /// Where to continue: the `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// The order of search results.
@@ -75,8 +78,28 @@ fn default_limit() -> u32 {
 /// The notes found.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Found {
-    /// Matching notes, newest first.
+    /// Matching notes, in the requested order.
     pub notes: Vec<Note>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// An opaque page position: the last note's `created_at` and `id`.
+fn encode_cursor(note: &Note) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}:{}", note.created_at, note.id))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (at, id) = text.split_once(':')?;
+    Some((at.parse().ok()?, id.to_owned()))
 }
 
 /// Arguments of `create_text_note`.
@@ -115,19 +138,41 @@ impl Notes {
     #[tool]
     async fn search_owned_notes(&self, cx: ReadCx<'_>, input: Search) -> ToolResult<Found> {
         let pattern = format!("%{}%", like_escape(&input.query.to_lowercase()));
-        let order = match input.order {
-            Order::NewestFirst => "ORDER BY created_at DESC, id DESC",
-            Order::OldestFirst => "ORDER BY created_at ASC, id ASC",
+        let (after, direction) = match input.order {
+            Order::NewestFirst => ("<", "DESC"),
+            Order::OldestFirst => (">", "ASC"),
         };
-        let notes = cx
-            .select_owned::<Note>()?
-            .filter("LOWER(title) LIKE $2 ESCAPE '\\' OR LOWER(body) LIKE $2 ESCAPE '\\'")
-            .bind(pattern)
-            .then(&format!("{order} LIMIT $3"))
-            .bind(i64::from(input.limit))
+        let mut filter =
+            "(LOWER(title) LIKE $2 ESCAPE '\\' OR LOWER(body) LIKE $2 ESCAPE '\\')".to_owned();
+        let mut query = cx.select_owned::<Note>()?;
+        query = query.bind(pattern);
+        let mut next = 3;
+        if let Some(cursor) = &input.cursor {
+            let (at, id) = decode_cursor(cursor).ok_or_else(|| {
+                ToolError::invalid_arguments(
+                    "unknown cursor: pass the next_cursor of a previous page",
+                )
+            })?;
+            filter.push_str(&format!(" AND (created_at, id) {after} ($3, $4)"));
+            query = query.bind(at).bind(id);
+            next = 5;
+        }
+        // One more than the page, to know whether another page follows.
+        let mut notes = query
+            .filter(&filter)
+            .then(&format!(
+                "ORDER BY created_at {direction}, id {direction} LIMIT ${next}"
+            ))
+            .bind(i64::from(input.limit) + 1)
             .fetch_all()
             .await?;
-        Ok(Found { notes })
+        let next_cursor = if notes.len() > input.limit as usize {
+            notes.truncate(input.limit as usize);
+            notes.last().map(encode_cursor)
+        } else {
+            None
+        };
+        Ok(Found { notes, next_cursor })
     }
 
     #[tool]
