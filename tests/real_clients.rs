@@ -263,3 +263,63 @@ fn python_sdk_over_stdio_modern_and_legacy() {
     let legacy = python(&["stdio", "legacy", FIXTURE, "stdio", "--data-dir", data]);
     check_python_session(&legacy, "2025-11-25");
 }
+
+/// The README's "Connect real clients" section, followed literally: a key
+/// from `keys create`, then Inspector over HTTP and stdio, and the Python
+/// SDK, against the example app's own binary.
+#[test]
+fn clients_use_the_notes_app_with_a_created_key() {
+    let bin = mcpgen_tests::process::notes_bin();
+    let data = mcpgen_tests::process::scratch_dir("notes-clients");
+    let out = Command::new(bin)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["keys", "create", "--owner", "alice", "--scopes", "notes:read,notes:write", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let key: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+    let server = HttpServer::start_in(bin, &data, &[]);
+    let auth = format!("Authorization: Bearer {key}");
+    let all = [
+        "create_text_note",
+        "get_environment_status",
+        "get_owned_note",
+        "search_owned_notes",
+        "verify_access",
+    ];
+
+    let list = inspector(&[&server.url, "--transport", "http", "--header", &auth, "--method", "tools/list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    assert_eq!(tool_names(&json_stdout(&list)), all);
+    let call = inspector(&[
+        &server.url, "--transport", "http", "--header", &auth, "--method", "tools/call",
+        "--tool-name", "create_text_note", "--tool-arg", "title=Inspector", "body=hi",
+    ]);
+    assert!(call.status.success(), "{}", text(&call));
+    assert_eq!(json_stdout(&call)["structuredContent"]["note"]["title"], "Inspector");
+
+    let data_dir = data.to_str().unwrap();
+    let env = format!("MCPGEN_TOKEN={key}");
+    let stdio = inspector(&[bin, "stdio", "--data-dir", data_dir, "-e", &env, "--method", "tools/list"]);
+    assert!(stdio.status.success(), "{}", text(&stdio));
+    assert_eq!(tool_names(&json_stdout(&stdio)), all);
+    let search = inspector(&[
+        bin, "stdio", "--data-dir", data_dir, "-e", &env, "--method", "tools/call",
+        "--tool-name", "search_owned_notes", "--tool-arg", "query=inspector",
+    ]);
+    assert!(search.status.success(), "{}", text(&search));
+    assert_eq!(json_stdout(&search)["structuredContent"]["notes"][0]["title"], "Inspector");
+
+    let c = clients();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/notes_client.py");
+    let py = Command::new(&c.python).arg(script).args([&server.url, &key]).output().unwrap();
+    assert!(py.status.success(), "{}", text(&py));
+    let out = json_stdout(&py);
+    assert_eq!(out["protocol"], "2026-07-28");
+    assert_eq!(out["tools"], json!(all));
+    assert_eq!(out["created"]["note"]["title"], "From Python");
+    assert_eq!(out["found"]["notes"][0]["title"], "From Python");
+    assert_eq!(out["who"]["auth_method"], "access_key");
+}
