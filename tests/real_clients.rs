@@ -274,7 +274,15 @@ fn clients_use_the_notes_app_with_a_created_key() {
     let out = Command::new(bin)
         .arg("--data-dir")
         .arg(&data)
-        .args(["keys", "create", "--owner", "alice", "--scopes", "notes:read,notes:write", "--json"])
+        .args([
+            "keys",
+            "create",
+            "--owner",
+            "alice",
+            "--scopes",
+            "notes:read,notes:write",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -290,31 +298,78 @@ fn clients_use_the_notes_app_with_a_created_key() {
         "verify_access",
     ];
 
-    let list = inspector(&[&server.url, "--transport", "http", "--header", &auth, "--method", "tools/list"]);
+    let list = inspector(&[
+        &server.url,
+        "--transport",
+        "http",
+        "--header",
+        &auth,
+        "--method",
+        "tools/list",
+    ]);
     assert!(list.status.success(), "{}", text(&list));
     assert_eq!(tool_names(&json_stdout(&list)), all);
     let call = inspector(&[
-        &server.url, "--transport", "http", "--header", &auth, "--method", "tools/call",
-        "--tool-name", "create_text_note", "--tool-arg", "title=Inspector", "body=hi",
+        &server.url,
+        "--transport",
+        "http",
+        "--header",
+        &auth,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "create_text_note",
+        "--tool-arg",
+        "title=Inspector",
+        "body=hi",
     ]);
     assert!(call.status.success(), "{}", text(&call));
-    assert_eq!(json_stdout(&call)["structuredContent"]["note"]["title"], "Inspector");
+    assert_eq!(
+        json_stdout(&call)["structuredContent"]["note"]["title"],
+        "Inspector"
+    );
 
     let data_dir = data.to_str().unwrap();
     let env = format!("MCPGEN_TOKEN={key}");
-    let stdio = inspector(&[bin, "stdio", "--data-dir", data_dir, "-e", &env, "--method", "tools/list"]);
+    let stdio = inspector(&[
+        bin,
+        "stdio",
+        "--data-dir",
+        data_dir,
+        "-e",
+        &env,
+        "--method",
+        "tools/list",
+    ]);
     assert!(stdio.status.success(), "{}", text(&stdio));
     assert_eq!(tool_names(&json_stdout(&stdio)), all);
     let search = inspector(&[
-        bin, "stdio", "--data-dir", data_dir, "-e", &env, "--method", "tools/call",
-        "--tool-name", "search_owned_notes", "--tool-arg", "query=inspector",
+        bin,
+        "stdio",
+        "--data-dir",
+        data_dir,
+        "-e",
+        &env,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "search_owned_notes",
+        "--tool-arg",
+        "query=inspector",
     ]);
     assert!(search.status.success(), "{}", text(&search));
-    assert_eq!(json_stdout(&search)["structuredContent"]["notes"][0]["title"], "Inspector");
+    assert_eq!(
+        json_stdout(&search)["structuredContent"]["notes"][0]["title"],
+        "Inspector"
+    );
 
     let c = clients();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/notes_client.py");
-    let py = Command::new(&c.python).arg(script).args([&server.url, &key]).output().unwrap();
+    let py = Command::new(&c.python)
+        .arg(script)
+        .args([&server.url, &key])
+        .output()
+        .unwrap();
     assert!(py.status.success(), "{}", text(&py));
     let out = json_stdout(&py);
     assert_eq!(out["protocol"], "2026-07-28");

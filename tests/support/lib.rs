@@ -242,7 +242,8 @@ pub mod workspace {
         "codegen",
         "runtime",
         "app",
-        "tests/support",
+        "tests",
+        "snapshots",
     ];
 
     /// A copy of the workspace under `target/<name>/workspace`. All copies
@@ -265,6 +266,8 @@ pub mod workspace {
             for item in COPIED {
                 copy_tree(&source.join(item), &root.join(item));
             }
+            // Stray pending snapshots of the original are not part of the copy.
+            remove_pending(&root.join("snapshots"));
             Self {
                 root,
                 target: source.join("target").join("scratch-target"),
@@ -288,8 +291,14 @@ pub mod workspace {
 
         /// `cargo <args>` in the copy: success, and stdout then stderr.
         pub fn cargo(&self, args: &[&str]) -> (bool, String) {
+            self.cargo_env(args, &[])
+        }
+
+        /// `cargo <args>` with extra environment variables.
+        pub fn cargo_env(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let out = Command::new(cargo)
+                .envs(env.iter().copied())
                 .args(args)
                 .arg("--offline")
                 .current_dir(&self.root)
@@ -306,6 +315,31 @@ pub mod workspace {
                 ),
             )
         }
+    }
+
+    fn remove_pending(dir: &Path) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().ends_with(".snap.new") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// The names of the pending (`.snap.new`) snapshots in the copy.
+    pub fn pending_snapshots(root: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join("snapshots"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .strip_suffix(".snap.new")
+                    .map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        names
     }
 
     fn copy_tree(from: &Path, to: &Path) {
