@@ -358,7 +358,8 @@ impl Expansion<'_> {
             quote! {
                 /// Generated: the tool's manifest policy holds (401 without a
                 /// credential, 403 naming its scopes without them, listed only
-                /// for allowed callers, a read tool leaves the database as it was).
+                /// for allowed callers, another subject's record answers like a
+                /// missing one, a read tool leaves the database as it was).
                 #[test]
                 fn #test() {
                     ::mcpgen::__private::check_tool::<#self_ty>(#name);

@@ -1,8 +1,11 @@
 //! The policy tests `#[mcpgen::tools]` generates for every tool: without a
 //! credential the tool answers 401 with a challenge naming its scopes; with
 //! a credential lacking them, 403 `insufficient_scope` naming all of them;
-//! it is listed only for callers who may call it; a read tool leaves the
-//! database as it was. They run in-process on a scratch SQLite database.
+//! it is listed only for callers who may call it; a tool that loads an owned
+//! record answers another subject's id exactly like a missing one (the
+//! record is made through the server's own write tool for that kind); a read
+//! tool leaves the database as it was. They run in-process on a scratch
+//! SQLite database.
 
 use std::sync::Arc;
 
@@ -105,6 +108,79 @@ async fn dump(db: &Db) -> Vec<String> {
         out.push(format!("{t}: {count} rows"));
     }
     out
+}
+
+/// Create a record of `kind` as another subject through the server's own
+/// write tool for that kind, then ask for it (and for an id that never
+/// existed) as this subject: the two answers must be identical.
+async fn check_foreign_id<S: Tools + Default>(
+    server: &Arc<McpServer<S>>,
+    db: &Db,
+    name: &str,
+    kind: &str,
+    all_scopes: &[&str],
+) {
+    let Some(spec) = S::manifest().records.iter().find(|r| r.kind == kind) else {
+        return;
+    };
+    let everything = || Caller::new("policy-test-owner", all_scopes.iter().copied(), None);
+    let writer = server.registry().tools().iter().find(|t| {
+        t.def().access == Access::Write && t.def().record == Some(kind) && !t.def().is_builtin()
+    });
+    let foreign_id = match writer {
+        Some(w) => {
+            let args = example_arguments(w.input_schema());
+            let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                              "params": {"name": w.def().name, "arguments": args}});
+            let _ = send(server, Some(everything()), body).await;
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST({} AS TEXT) FROM {} WHERE {} = $1",
+                spec.id, spec.table, spec.owner
+            )))
+            .bind("policy-test-owner")
+            .fetch_optional(db.pool())
+            .await
+            .ok()
+            .flatten()
+        }
+        None => None,
+    };
+    let ask = |id: Value| {
+        let body = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                          "params": {"name": name, "arguments": {"id": id}}});
+        let caller = Caller::new("policy-test-subject", all_scopes.iter().copied(), None);
+        send(server, Some(caller), body)
+    };
+    let id_schema = &server
+        .registry()
+        .get(name)
+        .map(|t| t.input_schema()["properties"]["id"].clone());
+    let missing_id = match id_schema.as_ref().and_then(|s| s["type"].as_str()) {
+        Some("integer") => json!(987_654_321),
+        _ => json!("policy-test-missing-id"),
+    };
+    let missing = ask(missing_id).await;
+    assert_eq!(
+        missing.status, 200,
+        "tool `{name}`: a missing id must answer 200, got {missing:?}"
+    );
+    if writer.is_some() && foreign_id.is_none() {
+        panic!(
+            "tool `{name}`: could not create a {kind} through the server's write tool with example arguments, \
+             so the ownership check could not run"
+        );
+    }
+    if let Some(id) = foreign_id {
+        let id = match id_schema.as_ref().and_then(|s| s["type"].as_str()) {
+            Some("integer") => id.parse::<i64>().map_or(json!(id), |n| json!(n)),
+            _ => json!(id),
+        };
+        let foreign = ask(id).await;
+        assert_eq!(
+            foreign.body, missing.body,
+            "tool `{name}` answers another subject's {kind} differently from a missing one"
+        );
+    }
 }
 
 /// Check tool `name` of `S` against its manifest policy; panics with a
@@ -221,7 +297,15 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
         "tool `{name}` is not listed for a caller with its scopes"
     );
 
-    // 4. A read tool leaves the database as it was.
+    // 4. A tool that loads an owned record answers another subject's id
+    //    exactly like an id that does not exist.
+    if let Some(kind) = def.record
+        && tool.input_schema()["required"] == json!(["id"])
+    {
+        check_foreign_id::<S>(&server, &db, name, kind, &all_scopes).await;
+    }
+
+    // 5. A read tool leaves the database as it was.
     if def.access == Access::Read {
         let before = dump(&db).await;
         let r = send(&server, Some(allowed), call).await;
