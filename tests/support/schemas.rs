@@ -1,0 +1,47 @@
+//! A server whose schemas MCP cannot serve: its registry must be refused.
+//! Compiled without `cfg(test)`, so its generated test (which would fail,
+//! correctly) does not run.
+#![allow(missing_docs)]
+
+use mcpgen::{ReadCx, ToolResult};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, JsonSchema)]
+pub enum Color {
+    Red,
+    Green,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Polygon {
+    pub sides: u32,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Count {
+    pub n: u32,
+}
+
+/// Three tools whose inputs or outputs are not object schemas.
+#[derive(Default)]
+pub struct Strings;
+
+#[mcpgen::tools(manifest = "tests/manifests/shapes.toml")]
+impl Strings {
+    #[tool]
+    async fn echo_text(&self, _cx: ReadCx<'_>, text: String) -> ToolResult<Count> {
+        Ok(Count {
+            n: text.len() as u32,
+        })
+    }
+    #[tool]
+    async fn pick_color(&self, _cx: ReadCx<'_>, _c: Color) -> ToolResult<Count> {
+        Ok(Count { n: 1 })
+    }
+    #[tool]
+    async fn count_sides(&self, _cx: ReadCx<'_>, p: Polygon) -> ToolResult<u32> {
+        Ok(p.sides)
+    }
+}
