@@ -8,6 +8,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use mcpgen::Tools;
+use mcpgen_tests::databases::data_args;
 use mcpgen_tests::process::{HttpServer, notes_bin, scratch_dir};
 use mcpgen_tests::tokens::{self, claims, sign_with, token, trust_arg, with_payload};
 use serde_json::{Value, json};
@@ -63,8 +64,7 @@ async fn post(url: &str, credential: Option<&str>, body: &Value) -> Answer {
 
 fn cli(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(notes_bin())
-        .arg("--data-dir")
-        .arg(data)
+        .args(data_args(data))
         .args(args)
         .output()
         .expect("notes runs");
@@ -425,8 +425,7 @@ async fn token_attacks_are_refused_with_401() {
 /// Over stdio the credential comes from MCPGEN_TOKEN, with the same policy.
 fn stdio(data: &std::path::Path, credential: Option<&str>, messages: &[Value]) -> Vec<Value> {
     let mut cmd = Command::new(notes_bin());
-    cmd.arg("--data-dir")
-        .arg(data)
+    cmd.args(data_args(data))
         .args(["stdio", "--jwt-public-key", &trust_arg()]);
     cmd.env_remove("MCPGEN_TOKEN");
     if let Some(c) = credential {
@@ -562,10 +561,9 @@ async fn protected_resource_metadata_is_served_at_both_locations() {
 #[tokio::test]
 async fn environments_fail_closed_and_preview_refuses_writes() {
     let data = scratch_dir("auth-env");
-    let d = data.to_str().unwrap();
     let run = |args: &[&str]| {
         let out = Command::new(notes_bin())
-            .args(["--data-dir", d])
+            .args(data_args(&data))
             .args(args)
             .output()
             .unwrap();

@@ -151,7 +151,7 @@ async fn notifications_switch_the_answer_to_sse_only_when_they_happen() {
 async fn arguments_are_checked_against_the_advertised_schema() {
     let registry = notes_app::Notes::registry().unwrap();
     let db = mcpgen_tests::databases::fresh::<notes_app::Notes>(
-        mcpgen_tests::databases::Backend::Sqlite,
+        mcpgen_tests::databases::Backend::of_this_run(),
         "schema-enforced",
     )
     .await;

@@ -139,6 +139,7 @@ async fn fixture_server(db: Option<Db>) -> String {
         keys: None,
         oauth: Some(Arc::new(verifier)),
         dev: None,
+        ..Credentials::default()
     };
     let mut server = McpServer::new(Fixture, ServerOptions::default())
         .unwrap()

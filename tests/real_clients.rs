@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use mcpgen_tests::databases::data_args;
 use mcpgen_tests::process::{HttpServer, clients};
 use serde_json::{Value, json};
 
@@ -203,7 +204,9 @@ fn inspector_lists_and_calls_tools_over_http() {
 #[test]
 fn inspector_lists_and_calls_tools_over_stdio() {
     let data = mcpgen_tests::process::scratch_dir("inspector-stdio");
-    inspector_session(&[FIXTURE, "stdio", "--data-dir", data.to_str().unwrap()]);
+    let mut args = vec![FIXTURE.to_owned(), "stdio".to_owned()];
+    args.extend(data_args(&data));
+    inspector_session(&args.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 fn python(args: &[&str]) -> Value {
@@ -256,11 +259,11 @@ fn python_sdk_over_http_modern_and_legacy() {
 
 #[test]
 fn python_sdk_over_stdio_modern_and_legacy() {
-    let data = mcpgen_tests::process::scratch_dir("python-stdio");
-    let data = data.to_str().unwrap();
-    let modern = python(&["stdio", "auto", FIXTURE, "stdio", "--data-dir", data]);
+    let data = data_args(&mcpgen_tests::process::scratch_dir("python-stdio"));
+    let data: Vec<&str> = data.iter().map(String::as_str).collect();
+    let modern = python(&[&["stdio", "auto", FIXTURE, "stdio"], &data[..]].concat());
     check_python_session(&modern, "2026-07-28");
-    let legacy = python(&["stdio", "legacy", FIXTURE, "stdio", "--data-dir", data]);
+    let legacy = python(&[&["stdio", "legacy", FIXTURE, "stdio"], &data[..]].concat());
     check_python_session(&legacy, "2025-11-25");
 }
 
@@ -272,8 +275,7 @@ fn clients_use_the_notes_app_with_a_created_key() {
     let bin = mcpgen_tests::process::notes_bin();
     let data = mcpgen_tests::process::scratch_dir("notes-clients");
     let out = Command::new(bin)
-        .arg("--data-dir")
-        .arg(&data)
+        .args(data_args(&data))
         .args([
             "keys",
             "create",
@@ -329,34 +331,32 @@ fn clients_use_the_notes_app_with_a_created_key() {
         "Inspector"
     );
 
-    let data_dir = data.to_str().unwrap();
+    let storage = data_args(&data);
+    let storage: Vec<&str> = storage.iter().map(String::as_str).collect();
     let env = format!("MCPGEN_TOKEN={key}");
     let stdio = inspector(&[
-        bin,
-        "stdio",
-        "--data-dir",
-        data_dir,
-        "-e",
-        &env,
-        "--method",
-        "tools/list",
-    ]);
+        &[bin, "stdio"],
+        &storage[..],
+        &["-e", &env, "--method", "tools/list"],
+    ]
+    .concat());
     assert!(stdio.status.success(), "{}", text(&stdio));
     assert_eq!(tool_names(&json_stdout(&stdio)), all);
     let search = inspector(&[
-        bin,
-        "stdio",
-        "--data-dir",
-        data_dir,
-        "-e",
-        &env,
-        "--method",
-        "tools/call",
-        "--tool-name",
-        "search_owned_notes",
-        "--tool-arg",
-        "query=inspector",
-    ]);
+        &[bin, "stdio"],
+        &storage[..],
+        &[
+            "-e",
+            &env,
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "search_owned_notes",
+            "--tool-arg",
+            "query=inspector",
+        ],
+    ]
+    .concat());
     assert!(search.status.success(), "{}", text(&search));
     assert_eq!(
         json_stdout(&search)["structuredContent"]["notes"][0]["title"],

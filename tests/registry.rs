@@ -17,7 +17,7 @@ fn writer() -> Option<Caller> {
 
 #[tokio::test]
 async fn scopes_from_the_manifest_are_enforced() {
-    let db = fresh::<Notes>(Backend::Sqlite, "registry-scopes").await;
+    let db = fresh::<Notes>(Backend::of_this_run(), "registry-scopes").await;
     let s = server(Notes, &db, "local").await;
     let denied = s
         .call_tool(
@@ -46,7 +46,7 @@ async fn scopes_from_the_manifest_are_enforced() {
 
 #[tokio::test]
 async fn a_write_then_a_read() {
-    let db = fresh::<Notes>(Backend::Sqlite, "registry-write").await;
+    let db = fresh::<Notes>(Backend::of_this_run(), "registry-write").await;
     let s = server(Notes, &db, "local").await;
     let created = s
         .call_tool(
@@ -81,7 +81,7 @@ async fn a_write_then_a_read() {
 
 #[tokio::test]
 async fn arguments_that_do_not_fit_the_input_type_are_refused() {
-    let db = fresh::<Notes>(Backend::Sqlite, "registry-args").await;
+    let db = fresh::<Notes>(Backend::of_this_run(), "registry-args").await;
     let s = server(Notes, &db, "local").await;
     for bad in [
         json!({"title": "t"}),

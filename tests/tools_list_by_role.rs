@@ -25,6 +25,7 @@ async fn serve(environment: &str) -> String {
         keys: None,
         oauth: Some(Arc::new(verifier)),
         dev: None,
+        ..Credentials::default()
     };
     let options = ServerOptions {
         environment: environment.into(),

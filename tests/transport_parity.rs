@@ -123,8 +123,7 @@ async fn http_and_stdio_answer_alike() {
     let data = mcpgen_tests::process::scratch_dir("parity-stdio");
     let mut child = Command::new(FIXTURE)
         .arg("stdio")
-        .arg("--data-dir")
-        .arg(&data)
+        .args(mcpgen_tests::databases::data_args(&data))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -2,6 +2,8 @@
 //! event and as a row in `mcpgen_audit`, written off the request path in
 //! batches by one background task.
 
+use std::collections::VecDeque;
+
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::Db;
@@ -24,6 +26,7 @@ pub(crate) struct AuditRecord {
 enum Msg {
     Record(AuditRecord),
     Flush(oneshot::Sender<()>),
+    Tick,
 }
 
 /// Where audit records go.
@@ -39,6 +42,84 @@ impl std::fmt::Debug for Msg {
 }
 
 const BATCH: usize = 256;
+/// Most records held while the database is unavailable; beyond this the
+/// oldest are dropped (and counted in an error event).
+pub const MAX_PENDING: usize = 100_000;
+/// How often an unavailable database is retried.
+pub const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    let mut pending: VecDeque<AuditRecord> = VecDeque::new();
+    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut failing = false;
+    let mut open = true;
+    while open || !pending.is_empty() {
+        // Wait for work: a message, or (while the database is failing and
+        // records wait) the next retry.
+        let first = if !open {
+            None
+        } else if pending.is_empty() {
+            rx.recv().await
+        } else if failing {
+            match tokio::time::timeout(RETRY, rx.recv()).await {
+                Ok(m) => m,
+                Err(_) => Some(Msg::Tick),
+            }
+        } else {
+            Some(Msg::Tick)
+        };
+        let mut take = |m: Msg| match m {
+            Msg::Record(r) => pending.push_back(r),
+            Msg::Flush(ack) => flushes.push(ack),
+            Msg::Tick => {}
+        };
+        match first {
+            Some(m) => take(m),
+            None => open = false,
+        }
+        while let Ok(m) = rx.try_recv() {
+            take(m);
+        }
+        if pending.len() > MAX_PENDING {
+            let lost = pending.len() - MAX_PENDING;
+            pending.drain(..lost);
+            tracing::error!(records = lost, "audit backlog full: dropped the oldest records");
+        }
+        while !pending.is_empty() {
+            let n = pending.len().min(BATCH);
+            let batch = pending.make_contiguous();
+            match write(&db, &batch[..n]).await {
+                Ok(()) => {
+                    pending.drain(..n);
+                    if failing {
+                        tracing::info!("audit records are being written again");
+                    }
+                    failing = false;
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::error!(
+                            error = %crate::db::DbError::from(e),
+                            records = pending.len(),
+                            "cannot write audit records; keeping them and retrying"
+                        );
+                    }
+                    failing = true;
+                    break;
+                }
+            }
+        }
+        // A flush is answered once its records are written, or once writing
+        // them has been tried and failed (it must not hang a shutdown).
+        for ack in flushes.drain(..) {
+            let _ = ack.send(());
+        }
+        if failing && !open {
+            tracing::error!(records = pending.len(), "audit records not written at exit");
+            break;
+        }
+    }
+}
 
 impl AuditSink {
     /// Events only, no table.
@@ -47,34 +128,14 @@ impl AuditSink {
     }
 
     /// Events, and rows in `db` (its runtime migrations must have run).
+    ///
+    /// Records are written in batches by one background task. If the
+    /// database cannot take them, they are kept (up to [`MAX_PENDING`])
+    /// and retried every [`RETRY`] until it can: an outage delays the
+    /// trail, it does not lose it.
     pub fn to_database(db: Db) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            while let Some(first) = rx.recv().await {
-                let mut flushes = Vec::new();
-                let mut push = |m: Msg, batch: &mut Vec<AuditRecord>| match m {
-                    Msg::Record(r) => batch.push(r),
-                    Msg::Flush(ack) => flushes.push(ack),
-                };
-                push(first, &mut batch);
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(m) => push(m, &mut batch),
-                        Err(_) => break,
-                    }
-                }
-                if !batch.is_empty()
-                    && let Err(e) = write(&db, &batch).await
-                {
-                    tracing::error!(error = %e, records = batch.len(), "cannot write audit records");
-                }
-                batch.clear();
-                for ack in flushes {
-                    let _ = ack.send(());
-                }
-            }
-        });
+        let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+        tokio::spawn(writer(db, rx));
         Self { tx: Some(tx) }
     }
 
@@ -108,25 +169,34 @@ impl AuditSink {
     }
 }
 
+/// One multi-row `INSERT` per batch.
 async fn write(db: &Db, batch: &[AuditRecord]) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
-    for r in batch {
-        sqlx::query(
-            "INSERT INTO mcpgen_audit (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&r.request_id)
-        .bind(r.at)
-        .bind(r.transport)
-        .bind(&r.subject)
-        .bind(&r.client)
-        .bind(&r.tool)
-        .bind(&r.scopes)
-        .bind(r.decision)
-        .bind(r.reason)
-        .bind(r.duration_us as i64)
-        .execute(&mut *tx)
-        .await?;
+    use std::fmt::Write as _;
+    const COLUMNS: usize = 10;
+    let mut sql = String::from(
+        "INSERT INTO mcpgen_audit (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us) VALUES ",
+    );
+    for i in 0..batch.len() {
+        let base = i * COLUMNS;
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for c in 1..=COLUMNS {
+            let sep = if c == COLUMNS { ")" } else { ", " };
+            let _ = write!(sql, "${}{sep}", base + c);
+        }
     }
-    tx.commit().await
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in batch {
+        query = query
+            .bind(r.request_id.as_str())
+            .bind(r.at)
+            .bind(r.transport)
+            .bind(r.subject.as_str())
+            .bind(r.client.as_str())
+            .bind(r.tool.as_str())
+            .bind(r.scopes.as_str())
+            .bind(r.decision)
+            .bind(r.reason)
+            .bind(r.duration_us as i64);
+    }
+    query.execute(db.pool()).await.map(drop)
 }

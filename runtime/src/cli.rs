@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::audit::AuditSink;
-use crate::auth::{AccessKeys, Credentials, DevKey, JwksSource, JwtConfig, JwtVerifier, Keys};
+use crate::auth::{AccessKeys, CacheConfig, Credentials, VerifiedCache, DevKey, JwksSource, JwtConfig, JwtVerifier, Keys};
 use crate::builtin::{ServerFacts, environment_report};
 use crate::db::Db;
 use crate::registry::Tools;
@@ -70,6 +70,15 @@ pub struct AuthArgs {
     /// JWT for providers that emit it).
     #[arg(long = "jwt-typ", env = "MCPGEN_JWT_TYP", value_delimiter = ',')]
     pub jwt_typ: Vec<String>,
+    /// The revocation bound: how long a verified access key is trusted
+    /// before the database is asked again (a revoked key keeps working on
+    /// an instance for at most this long). 0 asks on every request.
+    #[arg(long, env = "MCPGEN_KEY_CACHE_TTL", value_parser = parse_duration_or_zero, default_value = "10s")]
+    pub key_cache_ttl: Duration,
+    /// How long a verified JWT is trusted before its signature is checked
+    /// again; never past its `exp`. 0 checks every request.
+    #[arg(long, env = "MCPGEN_TOKEN_CACHE_TTL", value_parser = parse_duration_or_zero, default_value = "5m")]
+    pub token_cache_ttl: Duration,
 }
 
 /// Subcommands.
@@ -207,6 +216,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("the duration must be positive".into());
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// Like [`parse_duration`], and `0` (turn off) is allowed.
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim_end_matches(['s', 'm', 'h', 'd']) == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
 }
 
 type BoxError = Box<dyn std::error::Error>;
@@ -434,6 +451,11 @@ pub async fn credentials<S: Tools>(
         keys: Some(AccessKeys::new(db.clone(), declared)),
         oauth,
         dev,
+        cache: Arc::new(VerifiedCache::new(CacheConfig {
+            key_ttl: auth.key_cache_ttl,
+            token_ttl: auth.token_cache_ttl,
+            ..CacheConfig::default()
+        })),
     })
 }
 

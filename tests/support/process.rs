@@ -17,7 +17,7 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Run `bin serve --listen 127.0.0.1:0 --data-dir <fresh> [extra]`
-    /// and wait until it listens.
+    /// (on this run's database backend) and wait until it listens.
     pub fn start(bin: &str, extra: &[&str]) -> Self {
         let data = scratch_dir("server");
         Self::start_in(bin, &data, extra)
@@ -26,8 +26,8 @@ impl HttpServer {
     /// Like [`HttpServer::start`], with a given data directory.
     pub fn start_in(bin: &str, data: &Path, extra: &[&str]) -> Self {
         let mut cmd = Command::new(bin);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(crate::databases::data_args(data))
             .args(extra);
         Self::from_command(cmd)
     }

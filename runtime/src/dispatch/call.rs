@@ -39,11 +39,15 @@ pub(crate) fn auth_error<S: Tools>(
             ));
             err
         }
-        crate::server::AuthError::Unavailable => RpcError::new(
-            code::UNAVAILABLE,
-            503,
-            "service unavailable: credentials cannot be verified right now; retry shortly",
-        ),
+        crate::server::AuthError::Unavailable => {
+            let mut e = RpcError::new(
+                code::UNAVAILABLE,
+                503,
+                "service unavailable: credentials cannot be verified right now; retry shortly",
+            );
+            e.retry_after = Some(1);
+            e
+        }
     }
 }
 
@@ -136,14 +140,9 @@ impl<S: Tools> ToolCall<S> {
         let tx = match &self.server.store {
             Some(store) => match store.begin(def.access).await {
                 Ok(tx) => Some(tx),
-                Err(e) => {
+                Err(_) => {
                     self.audit.finish("failed", "database unavailable");
-                    let result = CallToolResult::error(e.to_string());
-                    return Reply::ok(self.msg.result(finish(
-                        &self.server,
-                        result.to_json(),
-                        &self.era,
-                    )));
+                    return self.unavailable(NOTHING_CHANGED);
                 }
             },
             None => None,
@@ -166,7 +165,11 @@ impl<S: Tools> ToolCall<S> {
                 Ok(()) => Ok(Ok(r)),
                 Err(e) => {
                     tracing::error!(error = %crate::db::DbError::from(e), "commit failed");
-                    Ok(Err(ToolError::Unavailable))
+                    self.audit.finish("failed", "commit failed");
+                    return self.unavailable(
+                        "service unavailable: the database failed while saving; whether the change \
+                         was saved is unknown, check before retrying",
+                    );
                 }
             },
             (outcome, Some(tx)) => {
@@ -180,10 +183,13 @@ impl<S: Tools> ToolCall<S> {
                 self.audit.finish("allowed", "ok");
                 r
             }
+            Ok(Err(ToolError::Unavailable)) => {
+                self.audit.finish("failed", "database unavailable");
+                return self.unavailable(NOTHING_CHANGED);
+            }
             Ok(Err(e)) => {
                 let reason = match &e {
                     ToolError::Internal(_) => "internal error",
-                    ToolError::Unavailable => "unavailable",
                     ToolError::NotFound { .. } => "not found",
                     ToolError::InvalidArguments(_) => "invalid arguments",
                     _ => "rejected",
@@ -204,6 +210,20 @@ impl<S: Tools> ToolCall<S> {
             self.msg
                 .result(finish(&self.server, result.to_json(), &self.era)),
         )
+    }
+}
+
+/// The transaction was never begun, or was rolled back.
+const NOTHING_CHANGED: &str =
+    "service unavailable: the database cannot be reached; nothing was changed, retry shortly";
+
+impl<S: Tools> ToolCall<S> {
+    /// The database could not be used: a 503 with `Retry-After`, never a
+    /// result.
+    fn unavailable(&self, message: &str) -> Reply {
+        let mut e = RpcError::new(code::UNAVAILABLE, 503, message);
+        e.retry_after = Some(1);
+        Reply::error(&e, self.msg.id.as_ref().unwrap_or(&Value::Null))
     }
 }
 
