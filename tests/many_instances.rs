@@ -111,7 +111,12 @@ fn instance(database_url: &str, key_cache_ttl: &str) -> HttpServer {
     let mut cmd = Command::new(notes_bin());
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(scratch_dir("instance"))
-        .args(["--jwt-public-key", &trust_arg(), "--key-cache-ttl", key_cache_ttl])
+        .args([
+            "--jwt-public-key",
+            &trust_arg(),
+            "--key-cache-ttl",
+            key_cache_ttl,
+        ])
         .env("DATABASE_URL", database_url);
     HttpServer::from_command(cmd)
 }
@@ -249,7 +254,10 @@ async fn instances_share_keys_writes_and_revocation_through_postgres() {
     }
     // And stays refused.
     for server in [&a, &b] {
-        assert_eq!(post(&client, &server.url, &key, &search()).await.status, 401);
+        assert_eq!(
+            post(&client, &server.url, &key, &search()).await.status,
+            401
+        );
     }
 }
 
@@ -265,7 +273,9 @@ async fn a_database_outage_fails_closed_and_service_resumes_without_restart() {
     let (_, key) = create_key(&url, "bob");
     let jwt = token("bob", &["notes:read", "notes:write"]);
     let client = reqwest::Client::new();
-    assert!(ok(&post(&client, &server.url, &key, &create(1, "before")).await));
+    assert!(ok(
+        &post(&client, &server.url, &key, &create(1, "before")).await
+    ));
 
     relay.cut();
     let mut refused = Vec::new();
@@ -279,7 +289,11 @@ async fn a_database_outage_fails_closed_and_service_resumes_without_restart() {
             let message = answer.body["error"]["message"].as_str().unwrap();
             assert!(message.starts_with("service unavailable"), "{message}");
             for secret in ["postgres://", "127.0.0.1", &relay.addr().port().to_string()] {
-                assert!(!answer.raw.contains(secret), "leaks {secret}: {}", answer.raw);
+                assert!(
+                    !answer.raw.contains(secret),
+                    "leaks {secret}: {}",
+                    answer.raw
+                );
             }
         }
         refused.push(title);
@@ -386,12 +400,19 @@ async fn a_database_cut_mid_load_loses_no_acknowledged_write() {
         .map(|r| (r.get("title"), r.get("body")))
         .collect();
     let stored_titles: HashSet<&str> = stored.iter().map(|(t, _)| t.as_str()).collect();
-    assert_eq!(stored_titles.len(), stored.len(), "a write was applied twice");
+    assert_eq!(
+        stored_titles.len(),
+        stored.len(),
+        "a write was applied twice"
+    );
     for (title, body) in &stored {
         assert_eq!(body, &format!("body of {title}"), "a partial write");
     }
     for title in &acknowledged {
-        assert!(stored_titles.contains(title.as_str()), "acknowledged but lost: {title}");
+        assert!(
+            stored_titles.contains(title.as_str()),
+            "acknowledged but lost: {title}"
+        );
     }
     // A refused write is absent, except one whose commit was cut after the
     // database applied it (its 503 says the outcome is unknown).

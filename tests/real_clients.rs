@@ -334,29 +334,33 @@ fn clients_use_the_notes_app_with_a_created_key() {
     let storage = data_args(&data);
     let storage: Vec<&str> = storage.iter().map(String::as_str).collect();
     let env = format!("MCPGEN_TOKEN={key}");
-    let stdio = inspector(&[
-        &[bin, "stdio"],
-        &storage[..],
-        &["-e", &env, "--method", "tools/list"],
-    ]
-    .concat());
+    let stdio = inspector(
+        &[
+            &[bin, "stdio"],
+            &storage[..],
+            &["-e", &env, "--method", "tools/list"],
+        ]
+        .concat(),
+    );
     assert!(stdio.status.success(), "{}", text(&stdio));
     assert_eq!(tool_names(&json_stdout(&stdio)), all);
-    let search = inspector(&[
-        &[bin, "stdio"],
-        &storage[..],
+    let search = inspector(
         &[
-            "-e",
-            &env,
-            "--method",
-            "tools/call",
-            "--tool-name",
-            "search_owned_notes",
-            "--tool-arg",
-            "query=inspector",
-        ],
-    ]
-    .concat());
+            &[bin, "stdio"],
+            &storage[..],
+            &[
+                "-e",
+                &env,
+                "--method",
+                "tools/call",
+                "--tool-name",
+                "search_owned_notes",
+                "--tool-arg",
+                "query=inspector",
+            ],
+        ]
+        .concat(),
+    );
     assert!(search.status.success(), "{}", text(&search));
     assert_eq!(
         json_stdout(&search)["structuredContent"]["notes"][0]["title"],

@@ -86,3 +86,20 @@ const fn str_eq(a: &str, b: &str) -> bool {
     }
     true
 }
+
+/// For the micro-benchmarks: enqueue one typical audit record.
+#[doc(hidden)]
+pub fn bench_audit_record(sink: &crate::audit::AuditSink) {
+    sink.record(crate::audit::AuditRecord {
+        request_id: crate::random_id("req"),
+        at: crate::db::now(),
+        transport: "http",
+        subject: "alice".to_owned(),
+        client: "bench".to_owned(),
+        tool: "search_owned_notes".to_owned(),
+        scopes: "notes:read".to_owned(),
+        decision: "allowed",
+        reason: "ok",
+        duration_us: 42,
+    });
+}

@@ -83,7 +83,10 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>) {
         if pending.len() > MAX_PENDING {
             let lost = pending.len() - MAX_PENDING;
             pending.drain(..lost);
-            tracing::error!(records = lost, "audit backlog full: dropped the oldest records");
+            tracing::error!(
+                records = lost,
+                "audit backlog full: dropped the oldest records"
+            );
         }
         while !pending.is_empty() {
             let n = pending.len().min(BATCH);

@@ -76,7 +76,13 @@ pub async fn create_postgres_database(label: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let clean: String = label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(30)
         .collect();
     let name = format!(
@@ -87,10 +93,12 @@ pub async fn create_postgres_database(label: &str) -> String {
     let admin = Db::connect(&postgres_admin_url())
         .await
         .expect("PostgreSQL at 127.0.0.1:5432 (start it, or set MCPGEN_TEST_POSTGRES)");
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(admin.pool())
+    .await
+    .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(admin.pool())
         .await

@@ -188,7 +188,10 @@ mod tests {
         let cache = VerifiedCache::default();
         let f = VerifiedCache::fingerprint("t");
         cache.insert(f, Kind::Token, &caller(Some(now() - 1)));
-        assert!(cache.get(&f).is_none(), "an expired credential is not cached");
+        assert!(
+            cache.get(&f).is_none(),
+            "an expired credential is not cached"
+        );
         cache.insert(f, Kind::Token, &caller(Some(now() + 1)));
         let until = cache.entries.get(&f).unwrap().until;
         assert!(until <= Instant::now() + Duration::from_secs(1));
@@ -204,11 +207,7 @@ mod tests {
     #[test]
     fn different_credentials_do_not_collide() {
         let cache = VerifiedCache::default();
-        cache.insert(
-            VerifiedCache::fingerprint("a"),
-            Kind::Token,
-            &caller(None),
-        );
+        cache.insert(VerifiedCache::fingerprint("a"), Kind::Token, &caller(None));
         assert!(cache.get(&VerifiedCache::fingerprint("b")).is_none());
     }
 }
