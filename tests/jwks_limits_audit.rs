@@ -309,3 +309,53 @@ async fn a_tool_that_overruns_its_timeout_is_stopped() {
     let fast: Value = post(call(1)).await.unwrap().json().await.unwrap();
     assert_eq!(fast["result"]["isError"], false);
 }
+
+/// A graceful stop (SIGTERM) writes every audit record of the calls it
+/// answered before exiting: the batch writer is flushed, not abandoned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_loses_no_audit_record() {
+    use mcpgen_tests::databases::open_for;
+    use mcpgen_tests::process::{HttpServer, notes_bin};
+    let data = scratch_dir("audit-stop");
+    let server = HttpServer::start_in(
+        notes_bin(),
+        &data,
+        &["--jwt-public-key", &tokens::trust_arg()],
+    );
+    let credential = token("alice", &["notes:read", "notes:write"]);
+    let client = reqwest::Client::new();
+    const CALLS: usize = 300;
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..CALLS {
+        let (client, url, credential) = (client.clone(), server.url.clone(), credential.clone());
+        calls.spawn(async move {
+            let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {
+                "name": "create_text_note", "arguments": {"title": format!("n{i}"), "body": ""}}});
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-11-25")
+                .bearer_auth(&credential)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    while let Some(status) = calls.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    // Stop at once: records of the last calls are still queued.
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status}");
+    let db = open_for(&data).await;
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM mcpgen_audit WHERE tool = 'create_text_note'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get("n");
+    assert_eq!(n, CALLS as i64);
+}

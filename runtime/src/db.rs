@@ -134,6 +134,10 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(std::time::Duration::from_secs(5))
+            // A PostgreSQL connection can die with its server or network:
+            // check it before handing it out. An SQLite file connection
+            // cannot, and the check would cost a round trip per call.
+            .test_before_acquire(kind == DbKind::Postgres)
             .connect(&url)
             .await
             .map_err(|e| DbError::Connect {
@@ -178,6 +182,7 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(5))
+            .test_before_acquire(false)
             .connect(&format!("sqlite://{path}?mode=ro"))
             .await
             .map_err(|e| DbError::Connect {

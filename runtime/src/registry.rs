@@ -137,6 +137,8 @@ pub struct Tool<S: 'static> {
     input_schema: Value,
     output_schema: Option<Value>,
     validator: jsonschema::Validator,
+    /// The `tools/list` entry, built once.
+    listing: Value,
 }
 
 impl<S> Tool<S> {
@@ -193,6 +195,10 @@ impl<S> Tool<S> {
 
     /// The tool as listed in `tools/list`.
     pub fn to_listing(&self) -> Value {
+        self.listing.clone()
+    }
+
+    fn build_listing(&self) -> Value {
         let d = &self.def;
         let mut t = serde_json::Map::new();
         t.insert("name".into(), d.name.into());
@@ -266,12 +272,15 @@ impl<S> Registry<S> {
                 }
             })?;
             by_name.insert(def.name, tools.len());
-            tools.push(Tool {
+            let mut tool = Tool {
                 def,
                 input_schema,
                 output_schema,
                 validator,
-            });
+                listing: Value::Null,
+            };
+            tool.listing = tool.build_listing();
+            tools.push(tool);
         }
         tools.sort_by_key(|t| t.def.name);
         by_name = tools

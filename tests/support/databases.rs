@@ -46,6 +46,15 @@ pub fn data_args(dir: &std::path::Path) -> Vec<String> {
     args
 }
 
+/// The database a server child process started with [`data_args`]`(dir)`
+/// used.
+pub async fn open_for(dir: &std::path::Path) -> Db {
+    match Backend::of_this_run() {
+        Backend::Sqlite => Db::open(None, dir).await.expect("sqlite"),
+        Backend::Postgres => Db::connect(&postgres_url_for(dir)).await.expect("postgres"),
+    }
+}
+
 /// The PostgreSQL database that belongs to the data directory `dir`.
 pub fn postgres_url_for(dir: &std::path::Path) -> String {
     let marker = dir.join(".test-database-url");

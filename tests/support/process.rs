@@ -75,6 +75,28 @@ impl HttpServer {
         self.log.lock().expect("log lock").clone()
     }
 
+    /// Ask the server to stop (SIGTERM, as an orchestrator does) and wait
+    /// for it to exit; its exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop within 30 s of SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn origin(&self) -> String {
         self.url.trim_end_matches("/mcp").to_owned()
