@@ -298,6 +298,21 @@ async fn a_database_outage_fails_closed_and_service_resumes_without_restart() {
         }
         refused.push(title);
     }
+    // A tool that never queries needs no transaction: with a JWT (no key
+    // lookup) it still answers while the database is away.
+    let who = post(
+        &client,
+        &server.url,
+        &jwt,
+        &call(5, "verify_access", json!({})),
+    )
+    .await;
+    assert!(ok(&who), "{}", who.raw);
+    assert_eq!(
+        who.body["result"]["structuredContent"]["subject"], "bob",
+        "{}",
+        who.raw
+    );
 
     // Back, without a restart: the pool reconnects.
     relay.restore();

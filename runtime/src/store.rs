@@ -38,43 +38,86 @@ impl Store {
         &self.db
     }
 
-    /// Begin the transaction a tool call runs in.
-    pub(crate) async fn begin(&self, access: Access) -> Result<Tx, ToolError> {
-        let unavailable = |e: sqlx::Error| {
-            tracing::error!(error = %DbError::from(e), "cannot begin a transaction");
-            ToolError::Unavailable
+    /// The transaction a tool call runs in. It is begun lazily, on the
+    /// handler's first query: a handler that never queries costs the
+    /// database nothing.
+    pub(crate) fn begin(&self, access: Access) -> Tx {
+        let (pool, set_read_only) = match (access, &self.read_only) {
+            (Access::Read, Some(ro)) => (ro.pool().clone(), false),
+            (Access::Read, None) => (self.db.pool().clone(), true),
+            (Access::Write, _) => (self.db.pool().clone(), false),
         };
-        let tx = match (access, &self.read_only) {
-            (Access::Read, Some(ro)) => ro.pool().begin().await.map_err(unavailable)?,
-            (Access::Read, None) => {
-                let mut tx = self.db.pool().begin().await.map_err(unavailable)?;
-                sqlx::query("SET TRANSACTION READ ONLY")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
-                tx
-            }
-            (Access::Write, _) => self.db.pool().begin().await.map_err(unavailable)?,
-        };
-        Ok(Tx(Arc::new(Mutex::new(Some(tx)))))
+        Tx(Arc::new(TxInner {
+            pool,
+            set_read_only,
+            state: Mutex::new(TxState::Pending),
+        }))
     }
 }
 
 /// One call's transaction, shared between the runtime (which commits or
 /// rolls back) and the handler's context.
 #[derive(Debug, Clone)]
-pub(crate) struct Tx(Arc<Mutex<Option<Transaction<'static, Any>>>>);
+pub(crate) struct Tx(Arc<TxInner>);
+
+#[derive(Debug)]
+struct TxInner {
+    /// Where to begin it: the read-only SQLite pool for SQLite reads.
+    pool: sqlx::AnyPool,
+    /// PostgreSQL reads: `SET TRANSACTION READ ONLY` right after BEGIN.
+    set_read_only: bool,
+    state: Mutex<TxState>,
+}
+
+#[derive(Debug)]
+enum TxState {
+    /// Nothing asked for a connection yet.
+    Pending,
+    Open(Transaction<'static, Any>),
+    /// Committed or rolled back.
+    Finished,
+}
 
 impl Tx {
     pub(crate) async fn conn(&self) -> Result<MappedMutexGuard<'_, AnyConnection>, ToolError> {
-        let guard = self.0.lock().await;
-        MutexGuard::try_map(guard, |t| t.as_mut().map(|tx| &mut **tx))
-            .map_err(|_| ToolError::Internal("the call's transaction is already finished".into()))
+        let mut guard = self.0.state.lock().await;
+        if matches!(*guard, TxState::Pending) {
+            *guard = TxState::Open(self.open().await?);
+        }
+        MutexGuard::try_map(guard, |state| match state {
+            TxState::Open(tx) => Some(&mut **tx),
+            _ => None,
+        })
+        .map_err(|_| ToolError::Internal("the call's transaction is already finished".into()))
     }
 
-    /// Commit (write tools that succeeded).
+    async fn open(&self) -> Result<Transaction<'static, Any>, ToolError> {
+        let unavailable = |e: sqlx::Error| {
+            tracing::error!(error = %DbError::from(e), "cannot begin a transaction");
+            ToolError::Unavailable
+        };
+        let mut tx = self.0.pool.begin().await.map_err(unavailable)?;
+        if self.0.set_read_only {
+            sqlx::query("SET TRANSACTION READ ONLY")
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(tx)
+    }
+
+    fn finish(&self, state: &mut TxState) -> Option<Transaction<'static, Any>> {
+        match std::mem::replace(state, TxState::Finished) {
+            TxState::Open(tx) => Some(tx),
+            TxState::Pending | TxState::Finished => None,
+        }
+    }
+
+    /// Commit (write tools that succeeded). Nothing to do if the handler
+    /// never queried.
     pub(crate) async fn commit(&self) -> Result<(), sqlx::Error> {
-        match self.0.lock().await.take() {
+        let tx = self.finish(&mut *self.0.state.lock().await);
+        match tx {
             Some(tx) => tx.commit().await,
             None => Ok(()),
         }
@@ -82,7 +125,8 @@ impl Tx {
 
     /// Roll back (reads, failures).
     pub(crate) async fn rollback(&self) {
-        if let Some(tx) = self.0.lock().await.take() {
+        let tx = self.finish(&mut *self.0.state.lock().await);
+        if let Some(tx) = tx {
             let _ = tx.rollback().await;
         }
     }

@@ -137,16 +137,7 @@ impl<S: Tools> ToolCall<S> {
                 S::manifest().server.name,
             )
         });
-        let tx = match &self.server.store {
-            Some(store) => match store.begin(def.access).await {
-                Ok(tx) => Some(tx),
-                Err(_) => {
-                    self.audit.finish("failed", "database unavailable");
-                    return self.unavailable(NOTHING_CHANGED);
-                }
-            },
-            None => None,
-        };
+        let tx = self.server.store.as_ref().map(|s| s.begin(def.access));
         let mut inv = Invocation::new(self.caller.as_ref(), def.access, notifier.as_ref())
             .with_facts(&self.server.facts);
         if let Some(tx) = &tx {
