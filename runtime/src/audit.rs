@@ -99,6 +99,13 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>) {
                     }
                     failing = false;
                 }
+                Err(sqlx::Error::Database(e)) => {
+                    // The database answered and refused the rows: retrying
+                    // the same rows cannot help, and must not hold up the
+                    // ones behind them.
+                    tracing::error!(error = %e.message(), records = n, "audit records refused by the database");
+                    pending.drain(..n);
+                }
                 Err(e) => {
                     if !failing {
                         tracing::error!(
@@ -172,7 +179,7 @@ impl AuditSink {
     }
 }
 
-/// One multi-row `INSERT` per batch.
+/// One multi-row `INSERT` per batch, idempotent.
 async fn write(db: &Db, batch: &[AuditRecord]) -> Result<(), sqlx::Error> {
     use std::fmt::Write as _;
     const COLUMNS: usize = 10;
@@ -187,6 +194,9 @@ async fn write(db: &Db, batch: &[AuditRecord]) -> Result<(), sqlx::Error> {
             let _ = write!(sql, "${}{sep}", base + c);
         }
     }
+    // A batch whose acknowledgement was lost (connection cut after the
+    // database applied it) is retried: rows already there are skipped.
+    sql.push_str(" ON CONFLICT (request_id) DO NOTHING");
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for r in batch {
         query = query

@@ -577,15 +577,24 @@ async fn keys<S: Tools>(cmd: KeysCommand, common: &Common) -> Result<(), BoxErro
     Ok(())
 }
 
-/// Logs go to stderr from a background thread, so a request never waits on
-/// a write to the terminal or a pipe. Keep the guard until exit: dropping
-/// it flushes what is queued.
+/// Logs go to stderr from a background thread that writes whatever has
+/// queued up in one go, so a request never waits on a terminal or a pipe.
+/// If the log stream cannot keep up, lines beyond [`LOG_QUEUE`] are dropped
+/// rather than block a request (the audit table, not the log, is the
+/// record of decisions). Keep the guard until exit: dropping it flushes.
+/// Log lines held for the writer thread at most.
+const LOG_QUEUE: usize = 16 * 1024;
+
 fn init_tracing() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
+        .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE)
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

@@ -41,12 +41,15 @@ impl Relay {
                         let Ok((client, _)) = listener.accept().await else {
                             continue;
                         };
+                        // The generation first, then the flag: a cut between
+                        // the two is seen by the pipe as a newer generation.
+                        let generation = *cut.borrow();
                         if !flag.load(Ordering::SeqCst) {
                             // Down: closed at once, like a host that is gone.
                             drop(client);
                             continue;
                         }
-                        tokio::spawn(pipe(client, upstream, cut.clone()));
+                        tokio::spawn(pipe(client, upstream, cut.clone(), generation));
                     }
                 };
                 tokio::select! {
@@ -71,6 +74,7 @@ impl Relay {
 
     /// The database goes away: open connections are severed, new ones reset.
     pub fn cut(&self) {
+        // The flag first, then the generation (see the accept loop).
         self.up.store(false, Ordering::SeqCst);
         self.generation.send_modify(|g| *g += 1);
     }
@@ -90,13 +94,23 @@ impl Drop for Relay {
     }
 }
 
-async fn pipe(mut client: TcpStream, upstream: SocketAddr, mut cut: watch::Receiver<u64>) {
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
-        return;
+/// Relay one connection until it closes or any cut after `generation`
+/// (including one that happened while connecting upstream).
+async fn pipe(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    mut cut: watch::Receiver<u64>,
+    generation: u64,
+) {
+    let severed = async move {
+        let _ = cut.wait_for(|g| *g != generation).await;
     };
-    cut.borrow_and_update();
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-        _ = cut.changed() => {}
+        () = severed => {}
+        () = async {
+            if let Ok(mut server) = TcpStream::connect(upstream).await {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            }
+        } => {}
     }
 }
