@@ -126,6 +126,20 @@ impl CallToolResult {
     }
 
     /// The MCP `CallToolResult` object.
+    pub fn into_json(self) -> Value {
+        let mut out = serde_json::Map::new();
+        out.insert(
+            "content".into(),
+            serde_json::to_value(&self.content).unwrap_or(Value::Array(Vec::new())),
+        );
+        if let Some(s) = self.structured {
+            out.insert("structuredContent".into(), s);
+        }
+        out.insert("isError".into(), Value::Bool(self.is_error));
+        Value::Object(out)
+    }
+
+    /// The result as JSON, keeping `self`.
     pub fn to_json(&self) -> Value {
         let mut out = serde_json::Map::new();
         out.insert(
@@ -164,7 +178,9 @@ impl<T: Serialize + JsonSchema + Send> IntoCallResult for T {
             crate::ToolError::Internal("the tool's result could not be serialized".into())
         })?;
         Ok(CallToolResult {
-            content: vec![ContentBlock::text(value.to_string())],
+            content: vec![ContentBlock::text(
+                serde_json::to_string(&value).unwrap_or_default(),
+            )],
             structured: Some(value),
             is_error: false,
         })

@@ -56,7 +56,9 @@ fn json_response(status: u16, body: Option<&Value>, challenge: Option<&str>) -> 
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             )],
-            b.to_string(),
+            // serde_json's writer, not `Display` (which goes through
+            // `fmt::Write` a piece at a time).
+            serde_json::to_vec(b).unwrap_or_default(),
         )
             .into_response(),
         None => status.into_response(),

@@ -132,7 +132,12 @@ impl Message {
 
     /// A success response to this request.
     pub fn result(&self, result: Value) -> Value {
-        json!({"jsonrpc": "2.0", "id": self.id.clone().unwrap_or(Value::Null), "result": result})
+        // Built by hand: `json!` would copy `result` through the serializer.
+        let mut response = serde_json::Map::new();
+        response.insert("jsonrpc".into(), "2.0".into());
+        response.insert("id".into(), self.id.clone().unwrap_or(Value::Null));
+        response.insert("result".into(), result);
+        Value::Object(response)
     }
 }
 

@@ -34,7 +34,7 @@ where
     let writer = tokio::spawn(async move {
         let mut output = output;
         while let Some(message) = out_rx.recv().await {
-            let mut line = message.to_string();
+            let mut line = serde_json::to_string(&message).unwrap_or_default();
             line.push('\n');
             output.write_all(line.as_bytes()).await?;
             output.flush().await?;

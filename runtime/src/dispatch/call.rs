@@ -199,7 +199,7 @@ impl<S: Tools> ToolCall<S> {
         drop(notifier);
         Reply::ok(
             self.msg
-                .result(finish(&self.server, result.to_json(), &self.era)),
+                .result(finish(&self.server, result.into_json(), &self.era)),
         )
     }
 }

@@ -381,7 +381,10 @@ fn list_tools<S: Tools>(
         }
         page.push(t.to_listing());
     }
-    let mut result = json!({"tools": page});
+    let mut result = Value::Object(serde_json::Map::from_iter([(
+        "tools".to_owned(),
+        Value::Array(page),
+    )]));
     if let Some(n) = next {
         result["nextCursor"] = n.into();
     }
