@@ -47,7 +47,7 @@ pub fn router<S: Tools>(server: Arc<McpServer<S>>) -> Router {
         .with_state(server)
 }
 
-fn json_response(status: u16, body: Option<&Value>, challenge: Option<&str>) -> Response {
+fn json_response(status: u16, body: Option<String>, challenge: Option<&str>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match body {
         Some(b) => (
@@ -56,9 +56,7 @@ fn json_response(status: u16, body: Option<&Value>, challenge: Option<&str>) -> 
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             )],
-            // serde_json's writer, not `Display` (which goes through
-            // `fmt::Write` a piece at a time).
-            serde_json::to_vec(b).unwrap_or_default(),
+            b,
         )
             .into_response(),
         None => status.into_response(),
@@ -70,7 +68,11 @@ fn json_response(status: u16, body: Option<&Value>, challenge: Option<&str>) -> 
 }
 
 fn reply(r: &Reply) -> Response {
-    let mut response = json_response(r.status, r.body.as_ref(), r.challenge.as_deref());
+    let mut response = json_response(
+        r.status,
+        r.body.as_ref().map(dispatch::Body::to_json_string),
+        r.challenge.as_deref(),
+    );
     if let Some(secs) = r.retry_after {
         response
             .headers_mut()
@@ -146,7 +148,11 @@ async fn method_not_allowed() -> Response {
 }
 
 async fn resource_metadata<S: Tools>(State(server): State<Arc<McpServer<S>>>) -> Response {
-    json_response(200, Some(&server.resource_metadata()), None)
+    json_response(
+        200,
+        serde_json::to_string(&server.resource_metadata()).ok(),
+        None,
+    )
 }
 
 /// Media types of an `Accept` header, lowercase, without parameters.
@@ -339,7 +345,7 @@ where
                     out.push_str(&event(&n));
                 }
                 if let Some(body) = &done.body {
-                    out.push_str(&event(body));
+                    out.push_str(&event_text(&body.to_json_string()));
                 }
                 st.run = None;
                 Some((Ok(out), st))
@@ -358,5 +364,9 @@ where
 }
 
 fn event(message: &Value) -> String {
-    format!("event: message\ndata: {message}\n\n")
+    event_text(&serde_json::to_string(message).unwrap_or_default())
+}
+
+fn event_text(json: &str) -> String {
+    format!("event: message\ndata: {json}\n\n")
 }

@@ -233,7 +233,7 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
                       "params": {"name": name, "arguments": arguments}});
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
     let listed = |r: &Reply| {
-        r.body.as_ref().is_some_and(|b| {
+        r.body.clone().map(|b| b.into_value()).is_some_and(|b| {
             b["result"]["tools"]
                 .as_array()
                 .is_some_and(|ts| ts.iter().any(|t| t["name"] == name))

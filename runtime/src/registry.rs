@@ -139,6 +139,8 @@ pub struct Tool<S: 'static> {
     validator: jsonschema::Validator,
     /// The `tools/list` entry, built once.
     listing: Value,
+    /// The same, serialized once.
+    listing_json: Box<serde_json::value::RawValue>,
 }
 
 impl<S> Tool<S> {
@@ -196,6 +198,11 @@ impl<S> Tool<S> {
     /// The tool as listed in `tools/list`.
     pub fn to_listing(&self) -> Value {
         self.listing.clone()
+    }
+
+    /// The `tools/list` entry, serialized.
+    pub(crate) fn listing_json(&self) -> &serde_json::value::RawValue {
+        &self.listing_json
     }
 
     fn build_listing(&self) -> Value {
@@ -278,8 +285,11 @@ impl<S> Registry<S> {
                 output_schema,
                 validator,
                 listing: Value::Null,
+                listing_json: serde_json::value::RawValue::NULL.to_owned(),
             };
             tool.listing = tool.build_listing();
+            tool.listing_json =
+                serde_json::value::to_raw_value(&tool.listing).expect("a JSON value serializes");
             tools.push(tool);
         }
         tools.sort_by_key(|t| t.def.name);

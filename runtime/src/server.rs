@@ -296,8 +296,15 @@ impl<S: Tools> McpServer<S> {
             transport: "embedded",
         };
         match crate::dispatch::prepare(self, incoming) {
-            crate::dispatch::Outcome::Reply(r) => r.body.unwrap_or_default(),
-            crate::dispatch::Outcome::Call(call) => call.run(None).await.body.unwrap_or_default(),
+            crate::dispatch::Outcome::Reply(r) => {
+                r.body.map(|b| b.into_value()).unwrap_or_default()
+            }
+            crate::dispatch::Outcome::Call(call) => call
+                .run(None)
+                .await
+                .body
+                .map(|b| b.into_value())
+                .unwrap_or_default(),
         }
     }
 

@@ -119,7 +119,7 @@ where
 
 fn send(out: &mpsc::UnboundedSender<Value>, reply: Reply) {
     if let Some(body) = reply.body {
-        let _ = out.send(body);
+        let _ = out.send(body.into_value());
     }
 }
 

@@ -40,18 +40,44 @@ pub(crate) struct Reply {
     /// HTTP status.
     pub(crate) status: u16,
     /// The JSON-RPC response; `None` for an accepted notification.
-    pub(crate) body: Option<Value>,
+    pub(crate) body: Option<Body>,
     /// `WWW-Authenticate`, for 401 and 403.
     pub(crate) challenge: Option<String>,
     /// `Retry-After` seconds, for 429.
     pub(crate) retry_after: Option<u64>,
 }
 
+/// A response: a JSON value, or one serialized already (`tools/list`,
+/// whose entries are serialized once at startup).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Body {
+    Json(Value),
+    Serialized(String),
+}
+
+impl Body {
+    /// As a JSON value (parses a serialized body).
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Body::Json(v) => v,
+            Body::Serialized(s) => serde_json::from_str(&s).unwrap_or_default(),
+        }
+    }
+
+    /// As JSON text.
+    pub(crate) fn to_json_string(&self) -> String {
+        match self {
+            Body::Json(v) => serde_json::to_string(v).unwrap_or_default(),
+            Body::Serialized(s) => s.clone(),
+        }
+    }
+}
+
 impl Reply {
     pub(super) fn ok(body: Value) -> Self {
         Self {
             status: 200,
-            body: Some(body),
+            body: Some(Body::Json(body)),
             challenge: None,
             retry_after: None,
         }
@@ -69,7 +95,7 @@ impl Reply {
     pub(crate) fn error(err: &RpcError, id: &Value) -> Self {
         Self {
             status: err.status,
-            body: Some(err.response(id)),
+            body: Some(Body::Json(err.response(id))),
             challenge: err.challenge.clone(),
             retry_after: err.retry_after,
         }
@@ -111,7 +137,14 @@ pub(crate) fn prepare<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'
         (Era::Legacy, "ping") => Ok(json!({})),
         (Era::Legacy, "logging/setLevel") => set_level(&msg),
         (Era::Modern, "server/discover") => Ok(discover(server)),
-        (_, "tools/list") => list_tools(server, &msg, incoming.caller.as_ref(), &era),
+        (_, "tools/list") => {
+            return Outcome::Reply(
+                match list_tools(server, &msg, incoming.caller.as_ref(), &era) {
+                    Ok(reply) => reply,
+                    Err(e) => Reply::error(&e, &id),
+                },
+            );
+        }
         (_, "tools/call") => {
             return match prepare_call(server, &msg, incoming.caller, era, incoming.transport) {
                 Ok(call) => call,
@@ -342,7 +375,7 @@ fn list_tools<S: Tools>(
     msg: &Message,
     caller: Option<&Caller>,
     era: &Era,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
     let tools = server.registry.tools();
     let any_private = tools.iter().any(|t| !t.def().public);
     if caller.is_none() && tools.iter().all(|t| !t.def().public) {
@@ -369,30 +402,56 @@ fn list_tools<S: Tools>(
         .iter()
         .filter(|t| decide(server, t, caller) == Decision::Granted)
         .filter(|t| after.as_deref().is_none_or(|a| t.def().name > a));
-    let mut page: Vec<Value> = Vec::new();
+    let mut page = Vec::new();
     let mut next = None;
     for t in visible {
         if page.len() == server.options.page_size {
             next = page
                 .last()
-                .and_then(|p| p["name"].as_str())
-                .map(encode_cursor);
+                .map(|p: &&crate::registry::Tool<S>| encode_cursor(p.def().name));
             break;
         }
-        page.push(t.to_listing());
+        page.push(t);
     }
-    let mut result = Value::Object(serde_json::Map::from_iter([(
-        "tools".to_owned(),
-        Value::Array(page),
-    )]));
+    // Everything but the entries, as for any result...
+    let mut rest = Value::Object(Map::new());
     if let Some(n) = next {
-        result["nextCursor"] = n.into();
+        rest["nextCursor"] = n.into();
     }
     if *era == Era::Modern {
-        result["ttlMs"] = TTL_MS.into();
-        result["cacheScope"] = if any_private { "private" } else { "public" }.into();
+        rest["ttlMs"] = TTL_MS.into();
+        rest["cacheScope"] = if any_private { "private" } else { "public" }.into();
     }
-    Ok(result)
+    let rest = finish(server, rest, era);
+    // ...and the entries as serialized at startup, not copied per request.
+    #[derive(serde::Serialize)]
+    struct Listing<'a> {
+        jsonrpc: &'static str,
+        id: &'a Value,
+        result: ListResult<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct ListResult<'a> {
+        tools: Vec<&'a serde_json::value::RawValue>,
+        #[serde(flatten)]
+        rest: &'a Value,
+    }
+    let listing = Listing {
+        jsonrpc: "2.0",
+        id: msg.id.as_ref().unwrap_or(&Value::Null),
+        result: ListResult {
+            tools: page.iter().map(|t| t.listing_json()).collect(),
+            rest: &rest,
+        },
+    };
+    let text = serde_json::to_string(&listing)
+        .map_err(|_| RpcError::new(code::INTERNAL_ERROR, 500, "internal error: tools/list"))?;
+    Ok(Reply {
+        status: 200,
+        body: Some(Body::Serialized(text)),
+        challenge: None,
+        retry_after: None,
+    })
 }
 
 fn encode_cursor(name: &str) -> String {
