@@ -789,24 +789,12 @@ async fn the_typ_check_is_configurable_for_providers_that_emit_jwt() {
 /// any answer, header, log line or audit row.
 #[tokio::test]
 async fn no_secrets_anywhere() {
-    use mcpgen_tests::databases::postgres_admin_url;
-    let admin = mcpgen::db::Db::connect(&postgres_admin_url())
-        .await
-        .unwrap();
-    let name = format!("mcpgen_secrets_{}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(admin.pool())
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
     // Trust auth ignores the password, which is exactly what must not leak.
     let password = "Pw-never-shown-7731";
-    let url = format!("postgres://postgres:{password}@127.0.0.1:5432/{name}");
+    let url = mcpgen_tests::databases::create_postgres_database("secrets")
+        .await
+        .replacen("://postgres@", &format!("://postgres:{password}@"), 1);
+    assert!(url.contains(password), "{url}");
     let data = scratch_dir("secrets");
     let with_db = |args: &[&str]| {
         let out = Command::new(notes_bin())
