@@ -3,8 +3,9 @@
 //! batches by one background task.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::db::{Db, DbKind};
 
@@ -24,7 +25,8 @@ pub(crate) struct AuditRecord {
 }
 
 enum Msg {
-    Record(AuditRecord),
+    /// A record, and whether it holds one of the queue's slots.
+    Record(AuditRecord, bool),
     Flush(oneshot::Sender<()>),
     Tick,
 }
@@ -33,6 +35,8 @@ enum Msg {
 #[derive(Debug, Clone, Default)]
 pub struct AuditSink {
     tx: Option<mpsc::UnboundedSender<Msg>>,
+    /// Free places in the queue to the writer; `None` without a writer.
+    slots: Option<Arc<Semaphore>>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -42,13 +46,15 @@ impl std::fmt::Debug for Msg {
 }
 
 const BATCH: usize = 256;
+/// Records queued for the writer at most (see [`AuditSink::ready`]).
+pub const QUEUE: usize = 65_536;
 /// Most records held while the database is unavailable; beyond this the
 /// oldest are dropped (and counted in an error event).
 pub const MAX_PENDING: usize = 100_000;
 /// How often an unavailable database is retried.
 pub const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>) {
+async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semaphore>) {
     let mut pending: VecDeque<AuditRecord> = VecDeque::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     let mut failing = false;
@@ -69,7 +75,12 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>) {
             Some(Msg::Tick)
         };
         let mut take = |m: Msg| match m {
-            Msg::Record(r) => pending.push_back(r),
+            Msg::Record(r, slot) => {
+                if slot {
+                    slots.add_permits(1);
+                }
+                pending.push_back(r);
+            }
             Msg::Flush(ack) => flushes.push(ack),
             Msg::Tick => {}
         };
@@ -134,7 +145,10 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>) {
 impl AuditSink {
     /// Events only, no table.
     pub fn tracing_only() -> Self {
-        Self { tx: None }
+        Self {
+            tx: None,
+            slots: None,
+        }
     }
 
     /// Events, and rows in `db` (its runtime migrations must have run).
@@ -144,9 +158,32 @@ impl AuditSink {
     /// and retried every [`RETRY`] until it can: an outage delays the
     /// trail, it does not lose it.
     pub fn to_database(db: Db) -> Self {
+        Self::to_database_with_queue(db, QUEUE)
+    }
+
+    /// Like [`AuditSink::to_database`], with at most about `queue` records
+    /// waiting for the writer.
+    pub fn to_database_with_queue(db: Db, queue: usize) -> Self {
         let (tx, rx) = mpsc::unbounded_channel::<Msg>();
-        tokio::spawn(writer(db, rx));
-        Self { tx: Some(tx) }
+        let slots = Arc::new(Semaphore::new(queue.max(1)));
+        tokio::spawn(writer(db, rx, Arc::clone(&slots)));
+        Self {
+            tx: Some(tx),
+            slots: Some(slots),
+        }
+    }
+
+    /// Wait until the queue to the writer has room. Transports call this
+    /// before handling a request, so a server whose audit trail cannot keep
+    /// up slows down instead of growing without bound (and a record is
+    /// never dropped to make room). Overshoot is bounded by the requests
+    /// already past this point.
+    pub async fn ready(&self) {
+        if let Some(slots) = &self.slots
+            && slots.available_permits() == 0
+        {
+            drop(slots.acquire().await);
+        }
     }
 
     pub(crate) fn record(&self, r: AuditRecord) {
@@ -164,7 +201,13 @@ impl AuditSink {
             "tools/call"
         );
         if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::Record(r));
+            let slot = self
+                .slots
+                .as_ref()
+                .and_then(|s| s.try_acquire().ok())
+                .map(tokio::sync::SemaphorePermit::forget)
+                .is_some();
+            let _ = tx.send(Msg::Record(r, slot));
         }
     }
 
@@ -235,4 +278,59 @@ async fn insert(
             .bind(r.duration_us as i64);
     }
     query.execute(&mut **tx).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn record(i: usize) -> AuditRecord {
+        AuditRecord {
+            request_id: format!("test-{i}"),
+            at: 0,
+            transport: "http",
+            subject: "alice".into(),
+            client: String::new(),
+            tool: "t".into(),
+            scopes: String::new(),
+            decision: "allowed",
+            reason: "ok",
+            duration_us: 1,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stalled_writer_holds_requests_back_and_loses_nothing() {
+        let dir = std::env::temp_dir().join(format!("mcpgen-audit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Db::open(None, &dir).await.unwrap();
+        db.migrate_runtime().await.unwrap();
+        // The writer needs SQLite's one writer connection; hold it.
+        let blocker = db.pool().acquire().await.unwrap();
+        let sink = AuditSink::to_database_with_queue(db.clone(), 20);
+        // The first record sends the writer to the database, where it waits.
+        sink.record(record(0));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for i in 1..60 {
+            sink.record(record(i));
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), sink.ready())
+                .await
+                .is_err(),
+            "the queue is full: a new request must wait"
+        );
+        drop(blocker);
+        tokio::time::timeout(Duration::from_secs(10), sink.ready())
+            .await
+            .expect("room again once the writer moves");
+        sink.flush().await;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mcpgen_audit")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(n, 60, "every record written, none dropped for room");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

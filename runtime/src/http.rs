@@ -260,6 +260,7 @@ async fn handle_post<S: Tools>(
         }
     };
 
+    server.audit().ready().await;
     let outcome = dispatch::prepare(
         &server,
         Incoming {

@@ -83,6 +83,7 @@ where
                 }
             },
         };
+        server.audit().ready().await;
         let outcome = dispatch::prepare(
             &server,
             Incoming {
