@@ -29,8 +29,8 @@ pub struct CacheConfig {
     /// Longest time a verified JWT is trusted without checking it again
     /// (always capped by its `exp`). Zero disables token caching.
     pub token_ttl: Duration,
-    /// Most credentials remembered at once; the least recently used go
-    /// first.
+    /// Most credentials remembered at once (quick_cache evicts by
+    /// CLOCK-Pro: rarely used entries go first).
     pub capacity: usize,
 }
 
