@@ -121,6 +121,29 @@ fn instance(database_url: &str, key_cache_ttl: &str) -> HttpServer {
     HttpServer::from_command(cmd)
 }
 
+/// Wait (at most 15 s) until at least `n` audit rows match `condition`:
+/// the trail is written off the request path.
+async fn audit_rows_reach(db: &Db, condition: &str, n: i64) {
+    let sql = format!("SELECT COUNT(*) AS n FROM mcpgen_audit WHERE {condition}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got: i64 = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get("n");
+        if got >= n {
+            assert_eq!(got, n, "more audit rows than calls where {condition}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "audit rows where {condition}: {got} of {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn ok(a: &Answer) -> bool {
     a.status == 200 && a.body["result"]["isError"] != true && a.body["result"].is_object()
 }
@@ -213,21 +236,12 @@ async fn instances_share_keys_writes_and_revocation_through_postgres() {
 
     // The audit trail of both instances lands in the one table.
     let expected = total as i64 + 1;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let n: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM mcpgen_audit WHERE tool = 'create_text_note' AND decision = 'allowed'",
-        )
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-        .get("n");
-        if n == expected {
-            break;
-        }
-        assert!(Instant::now() < deadline, "audit rows: {n} of {expected}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    audit_rows_reach(
+        &db,
+        "tool = 'create_text_note' AND decision = 'allowed'",
+        expected,
+    )
+    .await;
 
     // Revoked against the shared database: refused by every instance
     // within the stated bound (the key cache's TTL).
@@ -341,23 +355,9 @@ async fn a_database_outage_fails_closed_and_service_resumes_without_restart() {
 
     // The audit records of the refused calls were kept through the outage
     // and written once the database was back.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let n: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM mcpgen_audit WHERE reason = 'database unavailable'",
-        )
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-        .get("n");
-        // The JWT calls reached the tool and failed at its transaction; the
-        // key calls failed at authentication (no tool decision to audit).
-        if n >= 4 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "audit rows of the outage: {n}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // The JWT calls reached the tool and failed at its transaction; the key
+    // calls failed at authentication (no tool decision to audit).
+    audit_rows_reach(&db, "reason = 'database unavailable'", 4).await;
     drop(relay);
 }
 

@@ -67,10 +67,10 @@ fn json_response(status: u16, body: Option<String>, challenge: Option<&str>) -> 
     response
 }
 
-fn reply(r: &Reply) -> Response {
+fn reply(r: Reply) -> Response {
     let mut response = json_response(
         r.status,
-        r.body.as_ref().map(dispatch::Body::to_json_string),
+        r.body.map(dispatch::Body::into_json_string),
         r.challenge.as_deref(),
     );
     if let Some(secs) = r.retry_after {
@@ -82,7 +82,7 @@ fn reply(r: &Reply) -> Response {
 }
 
 fn transport_error(status: u16, code: i64, message: &str) -> Response {
-    reply(&Reply::error(
+    reply(Reply::error(
         &RpcError::new(code, status, message),
         &Value::Null,
     ))
@@ -220,7 +220,7 @@ async fn handle_post<S: Tools>(
             "Bearer error=\"invalid_request\", error_description=\"send the token in the Authorization header\", resource_metadata=\"{}\"",
             server.metadata_url()
         ));
-        return reply(&Reply::error(&e, &Value::Null));
+        return reply(Reply::error(&e, &Value::Null));
     }
     let caller = match headers.get(header::AUTHORIZATION) {
         None => None,
@@ -239,7 +239,7 @@ async fn handle_post<S: Tools>(
             match result {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    return reply(&Reply::error(
+                    return reply(Reply::error(
                         &dispatch::auth_error(&server, &e),
                         &Value::Null,
                     ));
@@ -271,9 +271,9 @@ async fn handle_post<S: Tools>(
         },
     );
     match outcome {
-        Outcome::Reply(r) => reply(&r),
+        Outcome::Reply(r) => reply(r),
         Outcome::Call(call) if call.wants_notifications() => respond_streaming(*call).await,
-        Outcome::Call(call) => reply(&call.run(None).await),
+        Outcome::Call(call) => reply(call.run(None).await),
     }
 }
 
@@ -311,7 +311,7 @@ async fn respond_streaming<S: Tools>(call: ToolCall<S>) -> Response {
     tokio::select! {
         biased;
         Some(first) = rx.recv() => stream(run, rx, first),
-        done = &mut run => reply(&done),
+        done = &mut run => reply(done),
     }
 }
 

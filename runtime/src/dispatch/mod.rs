@@ -64,6 +64,14 @@ impl Body {
         }
     }
 
+    /// As JSON text, without copying a serialized body.
+    pub(crate) fn into_json_string(self) -> String {
+        match self {
+            Body::Json(v) => serde_json::to_string(&v).unwrap_or_default(),
+            Body::Serialized(s) => s,
+        }
+    }
+
     /// As JSON text.
     pub(crate) fn to_json_string(&self) -> String {
         match self {
