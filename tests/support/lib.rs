@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod databases;
+pub mod notes;
 pub mod process;
 pub mod proxy;
 pub mod schemas;

@@ -2,23 +2,25 @@
 //! `token mint`. One binary, one registry, one policy.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::audit::AuditSink;
-use crate::auth::{
-    AccessKeys, CacheConfig, Credentials, DevKey, JwksSource, JwtConfig, JwtVerifier, Keys,
-    VerifiedCache,
-};
+use crate::auth::DevKey;
 use crate::builtin::{ServerFacts, environment_report};
 use crate::db::Db;
 use crate::registry::Tools;
-use crate::server::{McpServer, ServerOptions, StartError, select_environment};
+use crate::server::{McpServer, ServerOptions, select_environment};
 use crate::spec::{EnvironmentSpec, RuntimeKind};
 use crate::store::Store;
+
+mod credentials;
+
+pub use credentials::credentials;
+use credentials::{check_scopes, keys};
 
 /// Command-line interface of an mcpgen server.
 #[derive(Debug, Parser)]
@@ -229,7 +231,7 @@ pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
     parse_duration(s)
 }
 
-type BoxError = Box<dyn std::error::Error>;
+pub(crate) type BoxError = Box<dyn std::error::Error>;
 
 /// Parse the command line and run the server `app` with `version` (pass
 /// `env!("CARGO_PKG_VERSION")`). Logs go to stderr, filtered by `RUST_LOG`.
@@ -353,113 +355,25 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.
-fn emit(text: &str) {
+pub(crate) fn emit(text: &str) {
     use std::io::Write as _;
     let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
-fn runtime_name(r: RuntimeKind) -> String {
+pub(crate) fn runtime_name(r: RuntimeKind) -> String {
     serde_json::to_value(r)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
 }
 
-fn check_scopes<S: Tools>(scopes: &[String]) -> Result<(), BoxError> {
-    let declared: Vec<&str> = S::manifest().scopes.iter().map(|s| s.name).collect();
-    for s in scopes {
-        if !declared.contains(&s.as_str()) {
-            return Err(format!(
-                "unknown scope `{s}`: declared scopes are {}",
-                declared.join(", ")
-            )
-            .into());
-        }
-    }
-    Ok(())
-}
-
-async fn open_db<S: Tools>(common: &Common) -> Result<Db, BoxError> {
+pub(crate) async fn open_db<S: Tools>(common: &Common) -> Result<Db, BoxError> {
     let db = Db::open(common.database_url.as_deref(), &common.data_dir).await?;
     db.migrate_runtime().await?;
     if !S::migrations().is_empty() {
         db.migrate("app_migrations", S::migrations()).await?;
     }
     Ok(db)
-}
-
-/// The credential sources for `env`: access keys always; OAuth tokens when
-/// keys are configured; development tokens only in a local environment.
-/// A non-local environment without OAuth keys refuses to start.
-pub async fn credentials<S: Tools>(
-    auth: &AuthArgs,
-    env: &EnvironmentSpec,
-    db: &Db,
-    data_dir: &Path,
-) -> Result<Credentials, BoxError> {
-    let manifest = S::manifest();
-    let audience = manifest.resource.uri;
-    let issuer = auth
-        .issuer
-        .clone()
-        .or_else(|| {
-            manifest
-                .resource
-                .authorization_servers
-                .first()
-                .map(|s| (*s).to_owned())
-        })
-        .unwrap_or_default();
-    let mut config = JwtConfig::new(issuer, audience);
-    if !auth.jwt_typ.is_empty() {
-        config.accepted_typ = auth.jwt_typ.clone();
-    }
-    let keys = if let Some(url) = &auth.jwks_url {
-        Some(Keys::Jwks(Box::new(JwksSource::new(url.clone())?)))
-    } else if !auth.jwt_public_keys.is_empty() {
-        let mut list = Vec::new();
-        for spec in &auth.jwt_public_keys {
-            let (kid, file) = match spec.split_once('=') {
-                Some((k, f)) => (Some(k.to_owned()), f),
-                None => (None, spec.as_str()),
-            };
-            let pem = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
-            let key = jsonwebtoken::DecodingKey::from_rsa_pem(&pem)
-                .or_else(|_| jsonwebtoken::DecodingKey::from_ec_pem(&pem))
-                .or_else(|_| jsonwebtoken::DecodingKey::from_ed_pem(&pem))
-                .map_err(|_| format!("{file} is not a PEM RSA, EC or Ed25519 public key"))?;
-            list.push((kid, key));
-        }
-        Some(Keys::Static(list))
-    } else {
-        None
-    };
-    let oauth = keys.map(|k| Arc::new(JwtVerifier::new(config, k)));
-    if env.runtime != RuntimeKind::Local && oauth.is_none() {
-        return Err(StartError::NoCredentialSource {
-            name: env.name.to_owned(),
-            runtime: runtime_name(env.runtime),
-        }
-        .into());
-    }
-    let dev = if env.runtime == RuntimeKind::Local {
-        Some(Arc::new(
-            DevKey::load_or_create(data_dir)?.verifier(audience),
-        ))
-    } else {
-        None
-    };
-    let declared = manifest.scopes.iter().map(|s| s.name);
-    Ok(Credentials {
-        keys: Some(AccessKeys::new(db.clone(), declared)),
-        oauth,
-        dev,
-        cache: Arc::new(VerifiedCache::new(CacheConfig {
-            key_ttl: auth.key_cache_ttl,
-            token_ttl: auth.token_cache_ttl,
-            ..CacheConfig::default()
-        })),
-    })
 }
 
 async fn build<S: Tools>(
@@ -495,96 +409,14 @@ fn banner<S: Tools>(server: &McpServer<S>, db: &Db, url: &str) {
     }
 }
 
-async fn keys<S: Tools>(cmd: KeysCommand, common: &Common) -> Result<(), BoxError> {
-    let db = open_db::<S>(common).await?;
-    let store = AccessKeys::new(db, S::manifest().scopes.iter().map(|s| s.name));
-    match cmd {
-        KeysCommand::Create {
-            owner,
-            scopes,
-            client,
-            expires,
-            json,
-        } => {
-            let ttl = expires.map(|d| d.as_secs() as i64);
-            let key = store
-                .create(&owner, &scopes, client.as_deref(), ttl)
-                .await?;
-            if json {
-                println!("{}", serde_json::to_string(&key)?);
-            } else {
-                println!("{}", key.key);
-                eprintln!(
-                    "key {} for {} with scopes {} — shown once, store it now",
-                    key.id,
-                    key.owner,
-                    key.scopes.join(" ")
-                );
-            }
-        }
-        KeysCommand::Revoke { id } => {
-            if !store.revoke(&id).await? {
-                return Err(format!("no active key with id {id}").into());
-            }
-            eprintln!("revoked {id}");
-        }
-        KeysCommand::List { owner, json } => {
-            let list = store.list(owner.as_deref()).await?;
-            if json {
-                println!("{}", serde_json::to_string(&list)?);
-            } else {
-                for k in list {
-                    let state = if k.revoked_at.is_some() {
-                        "revoked"
-                    } else if k.expires_at.is_some_and(|e| e <= crate::db::now()) {
-                        "expired"
-                    } else {
-                        "active"
-                    };
-                    println!(
-                        "{}  {:8} {:20} {}",
-                        k.id,
-                        state,
-                        k.owner,
-                        k.scopes.join(" ")
-                    );
-                }
-            }
-        }
-        KeysCommand::Verify { key } => {
-            let key = if key == "-" {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                line.trim().to_owned()
-            } else {
-                key
-            };
-            match store.verify(&key).await {
-                Ok(c) => println!(
-                    "{}",
-                    serde_json::json!({
-                        "subject": c.subject(),
-                        "key_id": c.credential_id(),
-                        "scopes": c.scopes(),
-                        "client": c.client_id(),
-                        "expires_at": c.expires_at(),
-                    })
-                ),
-                Err(e) => return Err(format!("key refused: {e}").into()),
-            }
-        }
-    }
-    Ok(())
-}
+/// Log lines held for the writer thread at most.
+const LOG_QUEUE: usize = 16 * 1024;
 
 /// Logs go to stderr from a background thread that writes whatever has
 /// queued up in one go, so a request never waits on a terminal or a pipe.
 /// If the log stream cannot keep up, lines beyond [`LOG_QUEUE`] are dropped
 /// rather than block a request (the audit table, not the log, is the
 /// record of decisions). Keep the guard until exit: dropping it flushes.
-/// Log lines held for the writer thread at most.
-const LOG_QUEUE: usize = 16 * 1024;
-
 fn init_tracing() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
