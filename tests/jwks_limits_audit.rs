@@ -11,6 +11,7 @@ use mcpgen::auth::{Credentials, JwksSource, JwtConfig, JwtVerifier, Keys};
 use mcpgen::db::Db;
 use mcpgen::{AuthError, McpServer, ServerOptions};
 use mcpgen_tests::conformance::Fixture;
+use mcpgen_tests::databases::{self, Backend};
 use mcpgen_tests::process::scratch_dir;
 use mcpgen_tests::tokens::{self, claims, sign_with, token};
 use serde_json::{Value, json};
@@ -358,4 +359,87 @@ async fn a_graceful_stop_loses_no_audit_record() {
             .unwrap()
             .get("n");
     assert_eq!(n, CALLS as i64);
+}
+
+/// A caller cannot erase or bloat the audit trail with the one field it
+/// controls before any check: the tool name. A NUL byte (which PostgreSQL
+/// refuses in text) used to make the database refuse the whole batch, and
+/// with it the records of everyone else's calls in that batch.
+#[tokio::test]
+async fn a_hostile_tool_name_cannot_erase_or_bloat_the_audit_trail() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = databases::fresh::<Fixture>(backend, "audit-hostile").await;
+        let url = fixture_server(Some(db.clone())).await;
+        let alice = token("alice", &["fixture:echo"]);
+        let call = |name: String| {
+            let (url, alice) = (url.clone(), alice.clone());
+            async move {
+                reqwest::Client::new()
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .header("authorization", format!("Bearer {alice}"))
+                    .body(
+                        json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+                            "params":{"name": name, "arguments": {"text": "hi"}}})
+                        .to_string(),
+                    )
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        // Honest calls and hostile ones, concurrently, so they share batches.
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            calls.spawn(call("echo_scoped".to_owned()));
+            if i % 10 == 0 {
+                calls.spawn(call(format!("evil\u{0}{i}")));
+                calls.spawn(call("x".repeat(100_000)));
+            }
+        }
+        let statuses = calls.join_all().await;
+        // (echo_scoped allows 3 calls a minute: the rest are refused, 429,
+        // and audited as such.)
+        assert!(
+            statuses.iter().all(|s| [200, 429].contains(&s.as_u16())),
+            "{statuses:?}"
+        );
+
+        let mut rows = Vec::new();
+        for _ in 0..40 {
+            rows = sqlx::query("SELECT tool, decision, reason FROM mcpgen_audit")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+            if rows.len() >= 48 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let tools: Vec<String> = rows.iter().map(|r| r.get("tool")).collect();
+        assert_eq!(rows.len(), 48, "{backend:?}: every call has its record");
+        assert_eq!(
+            tools.iter().filter(|t| *t == "echo_scoped").count(),
+            40,
+            "{backend:?}: the honest calls' records are all there"
+        );
+        let evil: Vec<&String> = tools.iter().filter(|t| t.starts_with("evil")).collect();
+        assert_eq!(evil.len(), 4, "{backend:?}");
+        for t in evil {
+            assert!(!t.contains('\u{0}') && t.contains('\u{fffd}'), "{t:?}");
+        }
+        let long = tools.iter().filter(|t| t.starts_with("xxx")).count();
+        assert_eq!(long, 4, "{backend:?}");
+        assert!(
+            tools.iter().all(|t| t.chars().count() <= 200),
+            "{backend:?}: a stored tool name is bounded"
+        );
+        for r in &rows {
+            if r.get::<String, _>("tool") != "echo_scoped" {
+                assert_eq!(r.get::<String, _>("reason"), "unknown tool");
+            }
+        }
+    }
 }

@@ -110,11 +110,35 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semapho
                     }
                     failing = false;
                 }
+                Err(sqlx::Error::Database(e)) if n > 1 => {
+                    // The database answered and refused the batch: write
+                    // its records one by one, so only a record it refuses
+                    // is lost, never the ones that share its batch.
+                    tracing::warn!(error = %e.message(), records = n, "audit batch refused; writing its records one by one");
+                    let mut done = 0;
+                    while done < n {
+                        match write(&db, std::slice::from_ref(&pending[done])).await {
+                            Ok(()) => {}
+                            Err(sqlx::Error::Database(e)) => tracing::error!(
+                                error = %e.message(),
+                                request_id = %pending[done].request_id,
+                                "audit record refused by the database"
+                            ),
+                            // Unavailable now: keep the rest for the retry.
+                            Err(_) => break,
+                        }
+                        done += 1;
+                    }
+                    pending.drain(..done);
+                    if done < n {
+                        failing = true;
+                        break;
+                    }
+                }
                 Err(sqlx::Error::Database(e)) => {
-                    // The database answered and refused the rows: retrying
-                    // the same rows cannot help, and must not hold up the
-                    // ones behind them.
-                    tracing::error!(error = %e.message(), records = n, "audit records refused by the database");
+                    // Retrying the same record cannot help, and must not
+                    // hold up the ones behind it.
+                    tracing::error!(error = %e.message(), "audit record refused by the database");
                     pending.drain(..n);
                 }
                 Err(e) => {
@@ -222,62 +246,75 @@ impl AuditSink {
     }
 }
 
-/// Rows per `INSERT` statement. SQLite looks each bound parameter up by
-/// name in a linear list (sqlx binds `$N` through
-/// `sqlite3_bind_parameter_name`), so binding is quadratic in a statement's
-/// parameters: a 256-row statement (2,560 parameters) cost the server 44%
-/// of its CPU under load. PostgreSQL binds by position.
-fn rows_per_statement(kind: DbKind) -> usize {
-    match kind {
-        DbKind::Sqlite => 16,
-        DbKind::Postgres => 256,
+/// A text field as the audit table stores it: at most [`FIELD_CHARS`]
+/// characters (longer ones end in `…`), control characters as U+FFFD. The
+/// tool name is the caller's own text, recorded before anything checks it:
+/// unbounded it would bloat the table, a newline or an escape sequence
+/// would forge or garble log lines, and a NUL (which PostgreSQL refuses in
+/// text) made the database refuse the whole batch, erasing other callers'
+/// records.
+pub(crate) fn field(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(FIELD_CHARS)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if text.chars().nth(FIELD_CHARS).is_some() {
+        out.pop();
+        out.push('…');
     }
+    out
 }
 
-/// A batch in one transaction of multi-row `INSERT`s, idempotent.
+/// The longest text field stored, in characters.
+pub const FIELD_CHARS: usize = 200;
+
+/// A batch in one statement with one parameter: the records as a JSON
+/// array of arrays, which the database unpacks (`json_each` in SQLite,
+/// `jsonb_array_elements` in PostgreSQL). One statement text whatever the
+/// batch size (one prepared statement per connection), and no per-row
+/// parameters: SQLite binds `$N` through a linear name lookup, which made
+/// multi-row `VALUES` quadratic in the batch. Idempotent: a batch whose
+/// acknowledgement was lost (connection cut after the database applied it)
+/// is retried, and rows already there are skipped.
 async fn write(db: &Db, batch: &[AuditRecord]) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
-    for rows in batch.chunks(rows_per_statement(db.kind())) {
-        insert(&mut tx, rows).await?;
-    }
-    tx.commit().await
-}
-
-async fn insert(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    rows: &[AuditRecord],
-) -> Result<(), sqlx::Error> {
-    use std::fmt::Write as _;
-    const COLUMNS: usize = 10;
-    let mut sql = String::from(
-        "INSERT INTO mcpgen_audit (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us) VALUES ",
-    );
-    for i in 0..rows.len() {
-        let base = i * COLUMNS;
-        sql.push_str(if i == 0 { "(" } else { ", (" });
-        for c in 1..=COLUMNS {
-            let sep = if c == COLUMNS { ")" } else { ", " };
-            let _ = write!(sql, "${}{sep}", base + c);
+    let sql = match db.kind() {
+        DbKind::Sqlite => {
+            "INSERT INTO mcpgen_audit (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
+             FROM json_each($1) WHERE true \
+             ON CONFLICT (request_id) DO NOTHING"
         }
-    }
-    // A batch whose acknowledgement was lost (connection cut after the
-    // database applied it) is retried: rows already there are skipped.
-    sql.push_str(" ON CONFLICT (request_id) DO NOTHING");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for r in rows {
-        query = query
-            .bind(r.request_id.as_str())
-            .bind(r.at)
-            .bind(r.transport)
-            .bind(r.subject.as_str())
-            .bind(r.client.as_str())
-            .bind(r.tool.as_str())
-            .bind(r.scopes.as_str())
-            .bind(r.decision)
-            .bind(r.reason)
-            .bind(r.duration_us as i64);
-    }
-    query.execute(&mut **tx).await.map(drop)
+        DbKind::Postgres => {
+            "INSERT INTO mcpgen_audit (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us) \
+             SELECT r ->> 0, (r ->> 1)::bigint, r ->> 2, r ->> 3, r ->> 4, r ->> 5, r ->> 6, r ->> 7, r ->> 8, (r ->> 9)::bigint \
+             FROM jsonb_array_elements($1::jsonb) AS r \
+             ON CONFLICT (request_id) DO NOTHING"
+        }
+    };
+    let rows: Vec<_> = batch
+        .iter()
+        .map(|r| {
+            (
+                r.request_id.as_str(),
+                r.at,
+                r.transport,
+                r.subject.as_str(),
+                r.client.as_str(),
+                r.tool.as_str(),
+                r.scopes.as_str(),
+                r.decision,
+                r.reason,
+                r.duration_us,
+            )
+        })
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query(sql)
+        .bind(json)
+        .execute(db.pool())
+        .await
+        .map(drop)
 }
 
 #[cfg(test)]
@@ -331,6 +368,54 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 60, "every record written, none dropped for room");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn stored_fields_are_bounded_and_free_of_control_characters() {
+        assert_eq!(field("echo"), "echo");
+        let exact = "é".repeat(FIELD_CHARS);
+        assert_eq!(field(&exact), exact, "a field at the bound is kept whole");
+        let long = field(&"é".repeat(FIELD_CHARS + 1));
+        assert_eq!(long.chars().count(), FIELD_CHARS);
+        assert!(long.ends_with('…'));
+        assert_eq!(
+            field("a\0b\nc\u{1b}[31m"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}[31m"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_record_the_database_refuses_costs_only_itself() {
+        let dir = std::env::temp_dir().join(format!("mcpgen-audit-refused-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Db::open(None, &dir).await.unwrap();
+        db.migrate_runtime().await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON mcpgen_audit WHEN NEW.subject = 'refused' \
+             BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END",
+        )
+        .execute(db.pool())
+        .await
+        .unwrap();
+        let sink = AuditSink::to_database(db.clone());
+        // One batch: the writer is busy with nothing else, so all 30 are
+        // taken together.
+        for i in 0..30 {
+            let mut r = record(i);
+            if i == 7 {
+                r.subject = "refused".into();
+            }
+            sink.record(r);
+        }
+        sink.flush().await;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT request_id FROM mcpgen_audit ORDER BY at, request_id")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(ids.len(), 29, "{ids:?}");
+        assert!(!ids.contains(&"test-7".to_owned()));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

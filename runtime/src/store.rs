@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Transaction};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
@@ -42,14 +43,14 @@ impl Store {
     /// handler's first query: a handler that never queries costs the
     /// database nothing.
     pub(crate) fn begin(&self, access: Access) -> Tx {
-        let (pool, set_read_only) = match (access, &self.read_only) {
-            (Access::Read, Some(ro)) => (ro.pool().clone(), false),
-            (Access::Read, None) => (self.db.pool().clone(), true),
-            (Access::Write, _) => (self.db.pool().clone(), false),
+        let (pool, mode) = match (access, &self.read_only) {
+            (Access::Read, Some(ro)) => (ro.pool().clone(), Mode::ReadOnlyConnection),
+            (Access::Read, None) => (self.db.pool().clone(), Mode::ReadOnlyTransaction),
+            (Access::Write, _) => (self.db.pool().clone(), Mode::Transaction),
         };
         Tx(Arc::new(TxInner {
             pool,
-            set_read_only,
+            mode,
             state: Mutex::new(TxState::Pending),
         }))
     }
@@ -62,11 +63,26 @@ pub(crate) struct Tx(Arc<TxInner>);
 
 #[derive(Debug)]
 struct TxInner {
-    /// Where to begin it: the read-only SQLite pool for SQLite reads.
+    /// Where to get the connection: the read-only pool for SQLite reads.
     pool: sqlx::AnyPool,
-    /// PostgreSQL reads: `SET TRANSACTION READ ONLY` right after BEGIN.
-    set_read_only: bool,
+    mode: Mode,
     state: Mutex<TxState>,
+}
+
+/// How a call's queries are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Write tools: one transaction, committed only on success.
+    Transaction,
+    /// PostgreSQL reads: `BEGIN READ ONLY`, rolled back at the end.
+    ReadOnlyTransaction,
+    /// SQLite reads: a connection opened `mode=ro`, so SQLite itself
+    /// refuses writes, with each statement in its own implicit read
+    /// transaction. That is the consistency a PostgreSQL read gets too
+    /// (READ COMMITTED: every statement sees what was committed when it
+    /// began), and it saves the BEGIN and ROLLBACK round trips to the
+    /// connection's thread (measured in the README's Performance section).
+    ReadOnlyConnection,
 }
 
 #[derive(Debug)]
@@ -74,6 +90,7 @@ enum TxState {
     /// Nothing asked for a connection yet.
     Pending,
     Open(Transaction<'static, Any>),
+    Autocommit(PoolConnection<Any>),
     /// Committed or rolled back.
     Finished,
 }
@@ -82,34 +99,40 @@ impl Tx {
     pub(crate) async fn conn(&self) -> Result<MappedMutexGuard<'_, AnyConnection>, ToolError> {
         let mut guard = self.0.state.lock().await;
         if matches!(*guard, TxState::Pending) {
-            *guard = TxState::Open(self.open().await?);
+            *guard = self.open().await?;
         }
         MutexGuard::try_map(guard, |state| match state {
             TxState::Open(tx) => Some(&mut **tx),
+            TxState::Autocommit(conn) => Some(&mut **conn),
             _ => None,
         })
         .map_err(|_| ToolError::Internal("the call's transaction is already finished".into()))
     }
 
-    async fn open(&self) -> Result<Transaction<'static, Any>, ToolError> {
+    async fn open(&self) -> Result<TxState, ToolError> {
         let unavailable = |e: sqlx::Error| {
             tracing::error!(error = %DbError::from(e), "cannot begin a transaction");
             ToolError::Unavailable
         };
-        let mut tx = self.0.pool.begin().await.map_err(unavailable)?;
-        if self.0.set_read_only {
-            sqlx::query("SET TRANSACTION READ ONLY")
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-        }
-        Ok(tx)
+        let pool = &self.0.pool;
+        Ok(match self.0.mode {
+            Mode::Transaction => TxState::Open(pool.begin().await.map_err(unavailable)?),
+            Mode::ReadOnlyTransaction => TxState::Open(
+                pool.begin_with("BEGIN READ ONLY")
+                    .await
+                    .map_err(unavailable)?,
+            ),
+            Mode::ReadOnlyConnection => {
+                TxState::Autocommit(pool.acquire().await.map_err(unavailable)?)
+            }
+        })
     }
 
     fn finish(&self, state: &mut TxState) -> Option<Transaction<'static, Any>> {
         match std::mem::replace(state, TxState::Finished) {
             TxState::Open(tx) => Some(tx),
-            TxState::Pending | TxState::Finished => None,
+            // Back to the pool; there is nothing to end.
+            TxState::Autocommit(_) | TxState::Pending | TxState::Finished => None,
         }
     }
 

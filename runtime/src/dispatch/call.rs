@@ -417,12 +417,9 @@ impl Audit {
                 REQUEST_IDS.fetch_add(1, Ordering::Relaxed)
             ),
             transport,
-            tool: tool.to_owned(),
-            subject: caller.map_or_else(String::new, |c| c.subject().to_owned()),
-            client: caller
-                .and_then(Caller::client_id)
-                .unwrap_or_default()
-                .to_owned(),
+            tool: crate::audit::field(tool),
+            subject: caller.map_or_else(String::new, |c| crate::audit::field(c.subject())),
+            client: crate::audit::field(caller.and_then(Caller::client_id).unwrap_or_default()),
             scopes: &[],
             started: Instant::now(),
         }
