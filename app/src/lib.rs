@@ -142,8 +142,14 @@ impl Notes {
             Order::NewestFirst => ("<", "DESC"),
             Order::OldestFirst => (">", "ASC"),
         };
+        // `$2 || ''` and `LIMIT ($N + 0)` rather than bare parameters:
+        // SQLite re-prepares a statement on every call whose LIKE pattern
+        // or LIMIT is a bound parameter (the value could change the plan),
+        // which was a third of this query's cost in SQLite; an expression
+        // keeps the cached plan. (No index could serve `LOWER(...) LIKE`.)
         let mut filter =
-            "(LOWER(title) LIKE $2 ESCAPE '\\' OR LOWER(body) LIKE $2 ESCAPE '\\')".to_owned();
+            "(LOWER(title) LIKE ($2 || '') ESCAPE '\\' OR LOWER(body) LIKE ($2 || '') ESCAPE '\\')"
+                .to_owned();
         let mut query = cx.select_owned::<Note>()?;
         query = query.bind(pattern);
         let mut next = 3;
@@ -161,7 +167,7 @@ impl Notes {
         let mut notes = query
             .filter(&filter)
             .then(&format!(
-                "ORDER BY created_at {direction}, id {direction} LIMIT ${next}"
+                "ORDER BY created_at {direction}, id {direction} LIMIT (${next} + 0)"
             ))
             .bind(i64::from(input.limit) + 1)
             .fetch_all()

@@ -51,6 +51,8 @@ pub const QUEUE: usize = 65_536;
 /// Most records held while the database is unavailable; beyond this the
 /// oldest are dropped (and counted in an error event).
 pub const MAX_PENDING: usize = 100_000;
+/// How long a batch may wait to fill under load (see `writer`).
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 /// How often an unavailable database is retried.
 pub const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -59,6 +61,7 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semapho
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     let mut failing = false;
     let mut open = true;
+    let mut last_write = std::time::Instant::now() - LINGER;
     while open || !pending.is_empty() {
         // Wait for work: a message, or (while the database is failing and
         // records wait) the next retry.
@@ -74,7 +77,7 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semapho
         } else {
             Some(Msg::Tick)
         };
-        let mut take = |m: Msg| match m {
+        let take = |m: Msg, pending: &mut VecDeque<AuditRecord>, flushes: &mut Vec<_>| match m {
             Msg::Record(r, slot) => {
                 if slot {
                     slots.add_permits(1);
@@ -85,11 +88,22 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semapho
             Msg::Tick => {}
         };
         match first {
-            Some(m) => take(m),
+            Some(m) => take(m, &mut pending, &mut flushes),
             None => open = false,
         }
         while let Ok(m) = rx.try_recv() {
-            take(m);
+            take(m, &mut pending, &mut flushes);
+        }
+        // Under load, let a batch fill for up to LINGER after the last
+        // write: each write is a commit (an fsync on SQLite), so small
+        // batches cost the database far more per record. An idle writer,
+        // a flush and a full batch go at once.
+        let since = last_write.elapsed();
+        if open && !failing && flushes.is_empty() && pending.len() < BATCH && since < LINGER {
+            tokio::time::sleep(LINGER - since).await;
+            while let Ok(m) = rx.try_recv() {
+                take(m, &mut pending, &mut flushes);
+            }
         }
         if pending.len() > MAX_PENDING {
             let lost = pending.len() - MAX_PENDING;
@@ -102,7 +116,9 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semapho
         while !pending.is_empty() {
             let n = pending.len().min(BATCH);
             let batch = pending.make_contiguous();
-            match write(&db, &batch[..n]).await {
+            let result = write(&db, &batch[..n]).await;
+            last_write = std::time::Instant::now();
+            match result {
                 Ok(()) => {
                     pending.drain(..n);
                     if failing {
