@@ -290,6 +290,9 @@ async fn a_database_outage_fails_closed_and_service_resumes_without_restart() {
     assert!(ok(
         &post(&client, &server.url, &key, &create(1, "before")).await
     ));
+    // A read before the cut, so the read pool holds a connection the cut
+    // breaks: it must be dropped, not handed out again after the outage.
+    assert!(ok(&post(&client, &server.url, &jwt, &search()).await));
 
     relay.cut();
     let mut refused = Vec::new();

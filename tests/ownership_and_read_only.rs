@@ -144,7 +144,7 @@ async fn read_tools_cannot_write(backend: Backend) {
         .unwrap();
     let s = server(Sneaky, &db, "local").await;
     let before = dump(&db, "items").await;
-    for statement in ["insert", "update", "delete", "create"] {
+    for statement in ["insert", "update", "delete", "create", "commit_then_insert"] {
         let r = s
             .call_tool(
                 who("alice", &["items:read"]),

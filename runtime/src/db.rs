@@ -69,6 +69,9 @@ pub enum DbKind {
     Postgres,
 }
 
+/// A pooled connection idle at least this long is pinged before reuse.
+pub const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A connection pool and what it points at.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -127,11 +130,13 @@ impl Db {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
+                // Write tools, key lookups, the audit trail and migrations;
+                // read tools have their own (`store::READ_CONNECTIONS`).
                 (
                     DbKind::Postgres,
                     url.to_owned(),
                     format!("PostgreSQL at {host}"),
-                    16,
+                    12,
                 )
             }
             other => return Err(DbError::UnsupportedUrl(other.to_owned())),
@@ -139,10 +144,20 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(std::time::Duration::from_secs(5))
-            // A PostgreSQL connection can die with its server or network:
-            // check it before handing it out. An SQLite file connection
-            // cannot, and the check would cost a round trip per call.
-            .test_before_acquire(kind == DbKind::Postgres)
+            // A PostgreSQL connection can die with its server or network
+            // while idle: check one that sat idle for a second or more
+            // before handing it out (a connection in steady use is not
+            // pinged: that would be a round trip per call). An SQLite file
+            // connection cannot die that way.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if kind == DbKind::Postgres && meta.idle_for >= IDLE_CHECK {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(&url)
             .await
             .map_err(|e| DbError::Connect {

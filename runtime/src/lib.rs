@@ -34,6 +34,7 @@ pub mod stdio;
 pub mod store;
 pub use input::BoxFuture;
 mod policy_check;
+mod read_pool;
 mod record;
 mod registry;
 pub mod spec;

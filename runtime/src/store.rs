@@ -1,37 +1,46 @@
-//! The record store handlers reach through their context: one transaction
-//! per tool call — read-only for `read` tools (a read-only SQLite
-//! connection; a PostgreSQL `READ ONLY` transaction), committed only on
-//! success for `write` tools — and owner-scoped queries for the record
-//! kinds declared in the manifest.
+//! The record store handlers reach through their context: for `write`
+//! tools one transaction per call, committed only on success; for `read`
+//! tools a read-only connection (an SQLite file opened `mode=ro`, a
+//! PostgreSQL session whose transactions are all `READ ONLY`; see
+//! [`crate::read_pool`]); and owner-scoped queries for the record kinds
+//! declared in the manifest.
 
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
-use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Transaction};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::db::{Db, DbError, DbKind};
 use crate::error::ToolError;
+use crate::read_pool::{ReadConn, ReadPool};
 use crate::spec::{Access, RecordSpec};
 
 /// The databases a server's handlers use.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
-    /// SQLite only: a pool of read-only connections to the same file.
-    read_only: Option<Db>,
+    /// Read tools' connections: to the read-only twin of an SQLite file,
+    /// or to the PostgreSQL database.
+    reads: ReadPool,
 }
 
+/// Read tools' connections at most (per instance).
+pub const READ_CONNECTIONS: usize = 8;
+
 impl Store {
-    /// A store over `db`. For SQLite this opens a second, read-only pool on
-    /// the same file, so read tools cannot write even by mistake.
+    /// A store over `db`. For SQLite, read tools get connections opened
+    /// read-only on the same file, so they cannot write even by mistake.
     pub async fn new(db: Db) -> Result<Self, DbError> {
-        let read_only = match db.kind() {
-            DbKind::Sqlite => Some(db.read_only_twin().await?),
-            DbKind::Postgres => None,
+        let reads = match db.kind() {
+            DbKind::Sqlite => ReadPool::new(
+                db.read_only_twin().await?.pool(),
+                DbKind::Sqlite,
+                READ_CONNECTIONS,
+            ),
+            DbKind::Postgres => ReadPool::new(db.pool(), DbKind::Postgres, READ_CONNECTIONS),
         };
-        Ok(Self { db, read_only })
+        Ok(Self { db, reads })
     }
 
     /// The read-write database.
@@ -43,14 +52,12 @@ impl Store {
     /// handler's first query: a handler that never queries costs the
     /// database nothing.
     pub(crate) fn begin(&self, access: Access) -> Tx {
-        let (pool, mode) = match (access, &self.read_only) {
-            (Access::Read, Some(ro)) => (ro.pool().clone(), Mode::ReadOnlyConnection),
-            (Access::Read, None) => (self.db.pool().clone(), Mode::ReadOnlyTransaction),
-            (Access::Write, _) => (self.db.pool().clone(), Mode::Transaction),
+        let source = match access {
+            Access::Write => Source::Writes(self.db.pool().clone()),
+            Access::Read => Source::Reads(self.reads.clone()),
         };
         Tx(Arc::new(TxInner {
-            pool,
-            mode,
+            source,
             state: Mutex::new(TxState::Pending),
         }))
     }
@@ -63,26 +70,18 @@ pub(crate) struct Tx(Arc<TxInner>);
 
 #[derive(Debug)]
 struct TxInner {
-    /// Where to get the connection: the read-only pool for SQLite reads.
-    pool: sqlx::AnyPool,
-    mode: Mode,
+    source: Source,
     state: Mutex<TxState>,
 }
 
-/// How a call's queries are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Write tools: one transaction, committed only on success.
-    Transaction,
-    /// PostgreSQL reads: `BEGIN READ ONLY`, rolled back at the end.
-    ReadOnlyTransaction,
-    /// SQLite reads: a connection opened `mode=ro`, so SQLite itself
-    /// refuses writes, with each statement in its own implicit read
-    /// transaction. That is the consistency a PostgreSQL read gets too
-    /// (READ COMMITTED: every statement sees what was committed when it
-    /// began), and it saves the BEGIN and ROLLBACK round trips to the
-    /// connection's thread (measured in the README's Performance section).
-    ReadOnlyConnection,
+/// Where a call's connection comes from.
+#[derive(Debug)]
+enum Source {
+    /// Write tools: a transaction on the read-write pool, committed only
+    /// on success.
+    Writes(sqlx::AnyPool),
+    /// Read tools: a read-only connection (see [`crate::read_pool`]).
+    Reads(ReadPool),
 }
 
 #[derive(Debug)]
@@ -90,9 +89,21 @@ enum TxState {
     /// Nothing asked for a connection yet.
     Pending,
     Open(Transaction<'static, Any>),
-    Autocommit(PoolConnection<Any>),
+    Read(ReadConn),
     /// Committed or rolled back.
     Finished,
+}
+
+impl Drop for TxInner {
+    fn drop(&mut self) {
+        // A read connection whose call never finished (the request was
+        // dropped mid-query, say) may be mid-statement: close it rather
+        // than hand it to the next call. (A write's sqlx
+        // transaction rolls itself back when dropped.)
+        if let TxState::Read(conn) = std::mem::replace(self.state.get_mut(), TxState::Finished) {
+            crate::read_pool::discard(conn);
+        }
+    }
 }
 
 impl Tx {
@@ -103,54 +114,50 @@ impl Tx {
         }
         MutexGuard::try_map(guard, |state| match state {
             TxState::Open(tx) => Some(&mut **tx),
-            TxState::Autocommit(conn) => Some(&mut **conn),
+            TxState::Read(conn) => Some(&mut **conn),
             _ => None,
         })
         .map_err(|_| ToolError::Internal("the call's transaction is already finished".into()))
     }
 
     async fn open(&self) -> Result<TxState, ToolError> {
-        let unavailable = |e: sqlx::Error| {
-            tracing::error!(error = %DbError::from(e), "cannot begin a transaction");
+        let unavailable = |e: String| {
+            tracing::error!(error = %e, "cannot begin a transaction");
             ToolError::Unavailable
         };
-        let pool = &self.0.pool;
-        Ok(match self.0.mode {
-            Mode::Transaction => TxState::Open(pool.begin().await.map_err(unavailable)?),
-            Mode::ReadOnlyTransaction => TxState::Open(
-                pool.begin_with("BEGIN READ ONLY")
-                    .await
-                    .map_err(unavailable)?,
-            ),
-            Mode::ReadOnlyConnection => {
-                TxState::Autocommit(pool.acquire().await.map_err(unavailable)?)
+        let db_error = |e: sqlx::Error| DbError::from(e).to_string();
+        Ok(match &self.0.source {
+            Source::Writes(pool) => {
+                TxState::Open(pool.begin().await.map_err(db_error).map_err(unavailable)?)
             }
+            Source::Reads(pool) => TxState::Read(pool.get().await.map_err(unavailable)?),
         })
-    }
-
-    fn finish(&self, state: &mut TxState) -> Option<Transaction<'static, Any>> {
-        match std::mem::replace(state, TxState::Finished) {
-            TxState::Open(tx) => Some(tx),
-            // Back to the pool; there is nothing to end.
-            TxState::Autocommit(_) | TxState::Pending | TxState::Finished => None,
-        }
     }
 
     /// Commit (write tools that succeeded). Nothing to do if the handler
     /// never queried.
     pub(crate) async fn commit(&self) -> Result<(), sqlx::Error> {
-        let tx = self.finish(&mut *self.0.state.lock().await);
-        match tx {
-            Some(tx) => tx.commit().await,
-            None => Ok(()),
+        let state = std::mem::replace(&mut *self.0.state.lock().await, TxState::Finished);
+        match state {
+            TxState::Open(tx) => tx.commit().await,
+            TxState::Read(_) | TxState::Pending | TxState::Finished => Ok(()),
         }
     }
 
-    /// Roll back (reads, failures).
-    pub(crate) async fn rollback(&self) {
-        let tx = self.finish(&mut *self.0.state.lock().await);
-        if let Some(tx) = tx {
-            let _ = tx.rollback().await;
+    /// Roll back (reads, failures). `clean`: the call ended by returning
+    /// (not by a timeout or a database failure), so a read connection may
+    /// be reused.
+    pub(crate) async fn rollback(&self, clean: bool) {
+        let state = std::mem::replace(&mut *self.0.state.lock().await, TxState::Finished);
+        match state {
+            TxState::Open(tx) => {
+                let _ = tx.rollback().await;
+            }
+            // Back to the pool, unless the call may have left it
+            // mid-statement or broken.
+            TxState::Read(conn) if !clean => crate::read_pool::discard(conn),
+            TxState::Read(_) => {}
+            TxState::Pending | TxState::Finished => {}
         }
     }
 }

@@ -34,8 +34,15 @@ impl Sneaky {
     #[tool]
     async fn read_but_try_to_write(&self, cx: ReadCx<'_>, input: Attempt) -> ToolResult<Content> {
         let mut conn = cx.conn().await?;
+        if input.statement == "commit_then_insert" {
+            // Try to end whatever read-only transaction the call is in
+            // first (PostgreSQL would run what follows outside it).
+            let _ = sqlx::raw_sql("COMMIT").execute(&mut *conn).await;
+        }
         let sql = match input.statement.as_str() {
-            "insert" => "INSERT INTO items (id, owner_id, label) VALUES ('x', 'alice', 'sneaky')",
+            "insert" | "commit_then_insert" => {
+                "INSERT INTO items (id, owner_id, label) VALUES ('x', 'alice', 'sneaky')"
+            }
             "update" => "UPDATE items SET label = 'changed'",
             "delete" => "DELETE FROM items",
             _ => "CREATE TABLE sneaky_table (id TEXT)",

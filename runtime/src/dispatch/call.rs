@@ -164,7 +164,13 @@ impl<S: Tools> ToolCall<S> {
                 }
             },
             (outcome, Some(tx)) => {
-                tx.rollback().await;
+                // A timeout or a database failure may have left the
+                // connection mid-statement or broken: it is not reused.
+                let clean = !matches!(
+                    outcome,
+                    Err(_) | Ok(Err(ToolError::Unavailable | ToolError::Internal(_)))
+                );
+                tx.rollback(clean).await;
                 outcome
             }
             (outcome, None) => outcome,
