@@ -109,10 +109,22 @@ fn audit(log: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Every audit decision on stderr.
+const AUDIT_LOG: &str = "info,mcpgen::audit=debug";
+
 #[tokio::test]
 async fn http_and_stdio_answer_alike() {
     let script = script();
-    let server = HttpServer::start(FIXTURE, &[]);
+    // Allowed calls are logged at `debug` (refusals at `info`): ask for
+    // every decision on both transports.
+    let mut serve = Command::new(FIXTURE);
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(mcpgen_tests::databases::data_args(
+            &mcpgen_tests::process::scratch_dir("parity-http"),
+        ))
+        .env("RUST_LOG", AUDIT_LOG);
+    let server = HttpServer::from_command(serve);
     let mut http = Vec::new();
     for line in &script {
         http.push(over_http(&server, line).await);
@@ -123,6 +135,7 @@ async fn http_and_stdio_answer_alike() {
     let data = mcpgen_tests::process::scratch_dir("parity-stdio");
     let mut child = Command::new(FIXTURE)
         .arg("stdio")
+        .env("RUST_LOG", AUDIT_LOG)
         .args(mcpgen_tests::databases::data_args(&data))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

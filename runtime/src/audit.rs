@@ -227,19 +227,32 @@ impl AuditSink {
     }
 
     pub(crate) fn record(&self, r: AuditRecord) {
-        tracing::info!(
-            target: "mcpgen::audit",
-            request_id = %r.request_id,
-            transport = r.transport,
-            subject = %r.subject,
-            client = %r.client,
-            tool = %r.tool,
-            scopes = %r.scopes,
-            decision = r.decision,
-            reason = r.reason,
-            duration_us = r.duration_us,
-            "tools/call"
-        );
+        // Every decision is a row; on stderr, refusals and failures are
+        // `info`, allowed calls `debug` (one line per call is several µs of
+        // a call's cost; `RUST_LOG=info,mcpgen::audit=debug` shows them).
+        macro_rules! event {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "mcpgen::audit",
+                    $level,
+                    request_id = %r.request_id,
+                    transport = r.transport,
+                    subject = %r.subject,
+                    client = %r.client,
+                    tool = %r.tool,
+                    scopes = %r.scopes,
+                    decision = r.decision,
+                    reason = r.reason,
+                    duration_us = r.duration_us,
+                    "tools/call"
+                )
+            };
+        }
+        if r.decision == "allowed" {
+            event!(tracing::Level::DEBUG);
+        } else {
+            event!(tracing::Level::INFO);
+        }
         if let Some(tx) = &self.tx {
             let slot = self
                 .slots

@@ -189,6 +189,11 @@ impl Db {
         })
     }
 
+    /// The SQLite file's path, for an SQLite database.
+    pub(crate) fn sqlite_path(&self) -> Option<&str> {
+        self.sqlite_path.as_deref()
+    }
+
     /// A second pool on the same SQLite file whose connections are
     /// read-only (`mode=ro`): writes through it fail in SQLite itself.
     pub async fn read_only_twin(&self) -> Result<Self, DbError> {

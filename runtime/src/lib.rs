@@ -38,6 +38,7 @@ mod read_pool;
 mod record;
 mod registry;
 pub mod spec;
+mod sqlite_reads;
 
 #[doc(hidden)]
 pub mod __private;

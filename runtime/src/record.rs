@@ -59,13 +59,20 @@ impl<R: Record> Owned<R> {
             "SELECT * FROM {} WHERE {} = $1 AND {} = $2",
             spec.table, spec.id, spec.owner
         );
-        let mut conn = inv.tx()?.conn().await?;
-        let found = sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql))
-            .bind(id.clone())
-            .bind(inv.caller().subject().to_owned())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(crate::store::query_failed)?;
+        let mut args = sqlx::any::AnyArguments::default();
+        sqlx::Arguments::add(&mut args, id.clone()).map_err(|e| {
+            tracing::error!(error = %e, "cannot bind a record id");
+            crate::error::ToolError::Internal("cannot bind the record id".into())
+        })?;
+        let mut params = std::mem::take(&mut args.values.0);
+        params.push(sqlx_core::any::AnyValueKind::Text(std::sync::Arc::new(
+            inv.caller().subject().to_owned(),
+        )));
+        let rows = inv.tx()?.fetch_rows(sql, params).await?;
+        let found = match rows.first() {
+            Some(row) => Some(R::from_row(row).map_err(crate::store::query_failed)?),
+            None => None,
+        };
         match found {
             Some(record) => Ok(Self { id, record }),
             None => Err(crate::error::ToolError::NotFound { kind: R::KIND }),

@@ -3,7 +3,8 @@
 //! tools a read-only connection (an SQLite file opened `mode=ro`, a
 //! PostgreSQL session whose transactions are all `READ ONLY`; see
 //! [`crate::read_pool`]); and owner-scoped queries for the record kinds
-//! declared in the manifest.
+//! declared in the manifest (on SQLite, a read tool's run on the request's
+//! own thread within a budget: [`crate::sqlite_reads`]).
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::db::{Db, DbError, DbKind};
 use crate::error::ToolError;
 use crate::read_pool::{ReadConn, ReadPool};
 use crate::spec::{Access, RecordSpec};
+use crate::sqlite_reads::{Param, SqliteReads};
 
 /// The databases a server's handlers use.
 #[derive(Debug, Clone)]
@@ -23,6 +25,8 @@ pub struct Store {
     /// Read tools' connections: to the read-only twin of an SQLite file,
     /// or to the PostgreSQL database.
     reads: ReadPool,
+    /// SQLite: read tools' owner-scoped queries.
+    sqlite: Option<SqliteReads>,
 }
 
 /// Read tools' connections at most (per instance).
@@ -40,7 +44,10 @@ impl Store {
             ),
             DbKind::Postgres => ReadPool::new(db.pool(), DbKind::Postgres, READ_CONNECTIONS),
         };
-        Ok(Self { db, reads })
+        let sqlite = db
+            .sqlite_path()
+            .map(|path| SqliteReads::new(std::path::Path::new(path)));
+        Ok(Self { db, reads, sqlite })
     }
 
     /// The read-write database.
@@ -54,7 +61,7 @@ impl Store {
     pub(crate) fn begin(&self, access: Access) -> Tx {
         let source = match access {
             Access::Write => Source::Writes(self.db.pool().clone()),
-            Access::Read => Source::Reads(self.reads.clone()),
+            Access::Read => Source::Reads(self.reads.clone(), self.sqlite.clone()),
         };
         Tx(Arc::new(TxInner {
             source,
@@ -80,8 +87,9 @@ enum Source {
     /// Write tools: a transaction on the read-write pool, committed only
     /// on success.
     Writes(sqlx::AnyPool),
-    /// Read tools: a read-only connection (see [`crate::read_pool`]).
-    Reads(ReadPool),
+    /// Read tools: a read-only connection (see [`crate::read_pool`]), and
+    /// on SQLite the connections of the runtime's own queries.
+    Reads(ReadPool, Option<SqliteReads>),
 }
 
 #[derive(Debug)]
@@ -120,6 +128,28 @@ impl Tx {
         .map_err(|_| ToolError::Internal("the call's transaction is already finished".into()))
     }
 
+    /// Run a query of the runtime's own: on SQLite in a read tool, through
+    /// [`SqliteReads`]; otherwise on the call's connection.
+    pub(crate) async fn fetch_rows(
+        &self,
+        sql: String,
+        params: Vec<Param>,
+    ) -> Result<Vec<AnyRow>, ToolError> {
+        if let Source::Reads(_, Some(sqlite)) = &self.0.source {
+            return sqlite.fetch(&sql, &params).await.map_err(|e| {
+                tracing::error!(error = %e, "query failed");
+                ToolError::Unavailable
+            });
+        }
+        let mut args = sqlx::any::AnyArguments::default();
+        args.values.0 = params;
+        let mut conn = self.conn().await?;
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(query_failed)
+    }
+
     async fn open(&self) -> Result<TxState, ToolError> {
         let unavailable = |e: String| {
             tracing::error!(error = %e, "cannot begin a transaction");
@@ -130,7 +160,7 @@ impl Tx {
             Source::Writes(pool) => {
                 TxState::Open(pool.begin().await.map_err(db_error).map_err(unavailable)?)
             }
-            Source::Reads(pool) => TxState::Read(pool.get().await.map_err(unavailable)?),
+            Source::Reads(pool, _) => TxState::Read(pool.get().await.map_err(unavailable)?),
         })
     }
 
@@ -254,33 +284,34 @@ where
         sql
     }
 
+    fn params(&self) -> Vec<Param> {
+        let mut params = Vec::with_capacity(1 + self.binds.len());
+        params.push(Param::Text(Arc::new(self.subject.clone())));
+        params.extend(self.binds.iter().map(|b| match b {
+            Bind::Text(s) => Param::Text(Arc::new(s.clone())),
+            Bind::Int(i) => Param::BigInt(*i),
+        }));
+        params
+    }
+
     /// Every matching record the caller owns.
     pub async fn fetch_all(self) -> Result<Vec<R>, ToolError> {
-        let sql = self.sql("*");
-        let mut q = sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql)).bind(self.subject.clone());
-        for b in &self.binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-            };
-        }
-        let mut conn = self.tx.conn().await?;
-        q.fetch_all(&mut *conn).await.map_err(query_failed)
+        let rows = self.tx.fetch_rows(self.sql("*"), self.params()).await?;
+        rows.iter()
+            .map(|row| R::from_row(row).map_err(query_failed))
+            .collect()
     }
 
     /// How many matching records the caller owns.
     pub async fn count(self) -> Result<i64, ToolError> {
-        let sql = self.sql("COUNT(*)");
-        let mut q =
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(self.subject.clone());
-        for b in &self.binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-            };
-        }
-        let mut conn = self.tx.conn().await?;
-        q.fetch_one(&mut *conn).await.map_err(query_failed)
+        let rows = self
+            .tx
+            .fetch_rows(self.sql("COUNT(*)"), self.params())
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| ToolError::Internal("COUNT(*) returned no row".into()))?;
+        sqlx::Row::try_get::<i64, _>(row, 0).map_err(query_failed)
     }
 }
 

@@ -1,0 +1,582 @@
+//! The runtime's own read queries on SQLite (`Owned<R>` lookups and
+//! `select_owned`), run on the request's own thread within a budget.
+//!
+//! sqlx runs every SQLite connection on a thread of its own: a query is sent
+//! to that thread and its rows are sent back, at least two context switches
+//! and three channel hops for what SQLite itself does in a few microseconds
+//! (measured in the README's design notes: 65 µs of CPU for a query SQLite
+//! runs in 13). Here those queries run through rusqlite connections opened
+//! read-only on the same file, on the thread that handles the request, and
+//! never for long:
+//!
+//! - SQLite's progress handler interrupts a statement that has used more
+//!   than [`INLINE_BUDGET`] of the thread's CPU time (CPU time, not time
+//!   on the clock: a thread the kernel preempts mid-query is not holding
+//!   the runtime up by its own work, and on a busy machine clock time made
+//!   short queries miss the budget and run twice);
+//! - a statement that would wait for a lock is not waited for (busy timeout
+//!   0 on the request's thread);
+//! - a call that finds no open connection does not open one there.
+//!
+//! In each case the query runs again, from the start, on tokio's blocking
+//! pool, without a budget and with a 5 s busy timeout, at most
+//! [`BLOCKING_READS`] at a time. So the async runtime is never held for
+//! longer than the budget plus one step of SQLite's virtual machine (for a
+//! page not in memory, that step includes reading it from the file).
+//! Reads are side-effect free, so running one again is safe.
+//!
+//! Rows come back as sqlx [`AnyRow`]s built the way sqlx's own SQLite
+//! driver builds them (each value typed by what SQLite stored), so a
+//! record's `FromRow` reads them exactly as it reads sqlx's.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+#[cfg(not(unix))]
+use std::time::Instant;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use sqlx_core::any::{AnyColumn, AnyRow, AnyTypeInfo, AnyTypeInfoKind, AnyValue, AnyValueKind};
+use sqlx_core::ext::ustr::UStr;
+use tokio::sync::Semaphore;
+
+/// How much CPU time a read may use on the request's thread before it is
+/// moved to the blocking pool (tokio asks for at most 10–100 µs between
+/// awaits).
+pub(crate) const INLINE_BUDGET: Duration = Duration::from_micros(100);
+
+/// How often SQLite checks the budget, in virtual machine steps.
+const CHECK_EVERY: i32 = 100;
+
+/// Reads running on the blocking pool at most; the connections kept open
+/// for reuse, at most.
+pub(crate) const BLOCKING_READS: usize = 8;
+
+/// How long a read on the blocking pool waits for a lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A parameter value, as sqlx's `Any` arguments hold it.
+pub(crate) type Param = AnyValueKind;
+
+/// Read-only rusqlite connections to one SQLite file.
+#[derive(Clone)]
+pub(crate) struct SqliteReads(Arc<Inner>);
+
+struct Inner {
+    path: PathBuf,
+    idle: Mutex<Vec<Reader>>,
+    blocking: Semaphore,
+    inline: AtomicU64,
+    moved: AtomicU64,
+}
+
+impl std::fmt::Debug for SqliteReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteReads")
+            .field("inline", &self.0.inline.load(Ordering::Relaxed))
+            .field("moved", &self.0.moved.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection and the deadline its progress handler enforces.
+struct Reader {
+    conn: Connection,
+    /// The thread's CPU time, in nanoseconds, past which the statement is
+    /// interrupted; `u64::MAX` for no deadline.
+    deadline: Arc<AtomicU64>,
+}
+
+/// Why a read did not finish on the request's thread.
+enum Inline {
+    /// It would have run past the budget, or waited, or needed a new
+    /// connection: run it on the blocking pool.
+    Move,
+    Failed(ReadError),
+}
+
+/// A read that failed. The message is for the log only: it can name the
+/// file.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Decode(String),
+    #[error("the blocking pool is gone")]
+    ShutDown,
+}
+
+/// CPU time used by the calling thread, in nanoseconds.
+#[cfg(unix)]
+fn now_nanos() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    u64::try_from(t.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
+}
+
+/// Elsewhere, time on the clock since the first call.
+#[cfg(not(unix))]
+fn now_nanos() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl SqliteReads {
+    /// Reads of the SQLite file at `path` (which must exist).
+    pub(crate) fn new(path: &Path) -> Self {
+        Self(Arc::new(Inner {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            blocking: Semaphore::new(BLOCKING_READS),
+            inline: AtomicU64::new(0),
+            moved: AtomicU64::new(0),
+        }))
+    }
+
+    /// Reads that finished on the request's thread, and reads moved to the
+    /// blocking pool, so far.
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.0.inline.load(Ordering::Relaxed),
+            self.0.moved.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Run `sql` with `params` (`$1` is `params[0]`, and so on) and return
+    /// its rows.
+    pub(crate) async fn fetch(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<AnyRow>, ReadError> {
+        match self.try_inline(sql, params) {
+            Ok(rows) => {
+                self.0.inline.fetch_add(1, Ordering::Relaxed);
+                return Ok(rows);
+            }
+            Err(Inline::Failed(e)) => return Err(e),
+            Err(Inline::Move) => {}
+        }
+        self.0.moved.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("read moved to the blocking pool");
+        let _permit = self
+            .0
+            .blocking
+            .acquire()
+            .await
+            .map_err(|_| ReadError::ShutDown)?;
+        let this = self.clone();
+        let (sql, params) = (sql.to_owned(), params.to_vec());
+        tokio::task::spawn_blocking(move || {
+            let reader = match this.take() {
+                Some(reader) => reader,
+                None => Reader::open(&this.0.path)?,
+            };
+            reader.conn.busy_timeout(BUSY_TIMEOUT)?;
+            reader.deadline.store(u64::MAX, Ordering::Relaxed);
+            let rows = run(&reader.conn, &sql, &params);
+            this.put(reader);
+            rows
+        })
+        .await
+        .map_err(|_| ReadError::ShutDown)?
+    }
+
+    fn try_inline(&self, sql: &str, params: &[Param]) -> Result<Vec<AnyRow>, Inline> {
+        let reader = self.take().ok_or(Inline::Move)?;
+        let outcome = reader
+            .conn
+            .busy_timeout(Duration::ZERO)
+            .map_err(ReadError::from)
+            .and_then(|()| {
+                let budget = u64::try_from(INLINE_BUDGET.as_nanos()).unwrap_or(u64::MAX);
+                reader
+                    .deadline
+                    .store(now_nanos().saturating_add(budget), Ordering::Relaxed);
+                run(&reader.conn, sql, params)
+            });
+        self.put(reader);
+        outcome.map_err(|e| match e {
+            ReadError::Sqlite(ref s)
+                if matches!(
+                    s.sqlite_error_code(),
+                    Some(ErrorCode::OperationInterrupted)
+                        | Some(ErrorCode::DatabaseBusy)
+                        | Some(ErrorCode::DatabaseLocked)
+                ) =>
+            {
+                Inline::Move
+            }
+            e => Inline::Failed(e),
+        })
+    }
+
+    fn take(&self) -> Option<Reader> {
+        self.0
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+    }
+
+    fn put(&self, reader: Reader) {
+        let mut idle = self.0.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < BLOCKING_READS {
+            idle.push(reader);
+        }
+    }
+}
+
+impl Reader {
+    fn open(path: &Path) -> Result<Self, ReadError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Read-only twice over: the file is opened read-only, and the
+        // connection refuses to change anything (temporary tables too).
+        conn.pragma_update(None, "query_only", true)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let check = Arc::clone(&deadline);
+        conn.progress_handler(
+            CHECK_EVERY,
+            Some(move || now_nanos() > check.load(Ordering::Relaxed)),
+        )?;
+        Ok(Self { conn, deadline })
+    }
+}
+
+/// Prepare (from the connection's cache), bind and run one statement.
+fn run(conn: &Connection, sql: &str, params: &[Param]) -> Result<Vec<AnyRow>, ReadError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, params)?;
+    let columns = stmt.column_count();
+    let mut names = sqlx_core::HashMap::with_capacity_and_hasher(columns, Default::default());
+    let mut declared = Vec::with_capacity(columns);
+    for (i, column) in stmt.columns().iter().enumerate() {
+        names.insert(UStr::new(column.name()), i);
+        declared.push((
+            UStr::new(column.name()),
+            column.decl_type().and_then(declared_kind),
+        ));
+    }
+    let names = Arc::new(names);
+    let mut out = Vec::new();
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next()? {
+        let mut row_out = AnyRow {
+            column_names: Arc::clone(&names),
+            columns: Vec::with_capacity(columns),
+            values: Vec::with_capacity(columns),
+        };
+        for (i, (name, declared)) in declared.iter().enumerate() {
+            let kind = match row.get_ref(i)? {
+                ValueRef::Null => AnyValueKind::Null(declared.unwrap_or(AnyTypeInfoKind::Null)),
+                ValueRef::Integer(v) => AnyValueKind::BigInt(v),
+                ValueRef::Real(v) => AnyValueKind::Double(v),
+                ValueRef::Text(v) => AnyValueKind::Text(Arc::new(
+                    String::from_utf8(v.to_vec())
+                        .map_err(|_| ReadError::Decode(format!("column {name} is not UTF-8")))?,
+                )),
+                ValueRef::Blob(v) => AnyValueKind::Blob(Arc::new(v.to_vec())),
+            };
+            let value_kind = value_type(&kind);
+            row_out.columns.push(AnyColumn {
+                ordinal: i,
+                name: name.clone(),
+                type_info: AnyTypeInfo {
+                    kind: declared.unwrap_or(value_kind),
+                },
+            });
+            row_out.values.push(AnyValue { kind });
+        }
+        out.push(row_out);
+    }
+    Ok(out)
+}
+
+/// Bind `params` the way sqlx's SQLite driver does: `$N` and `?N` take
+/// `params[N - 1]`, a bare `?` the next one.
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Param]) -> Result<(), ReadError> {
+    let mut next = 0;
+    for index in 1..=stmt.parameter_count() {
+        let n = match stmt.parameter_name(index) {
+            Some(name) => name
+                .strip_prefix('$')
+                .or_else(|| name.strip_prefix('?'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    ReadError::Decode(format!("unsupported parameter `{name}`: write $1, $2, ..."))
+                })?,
+            None => {
+                next += 1;
+                next
+            }
+        };
+        let value = n
+            .checked_sub(1)
+            .and_then(|i| params.get(i))
+            .ok_or_else(|| ReadError::Decode(format!("no value bound for parameter ${n}")))?;
+        match value {
+            AnyValueKind::Null(_) => stmt.raw_bind_parameter(index, rusqlite::types::Null)?,
+            AnyValueKind::Bool(v) => stmt.raw_bind_parameter(index, i32::from(*v))?,
+            AnyValueKind::SmallInt(v) => stmt.raw_bind_parameter(index, v)?,
+            AnyValueKind::Integer(v) => stmt.raw_bind_parameter(index, v)?,
+            AnyValueKind::BigInt(v) => stmt.raw_bind_parameter(index, v)?,
+            AnyValueKind::Real(v) => stmt.raw_bind_parameter(index, f64::from(*v))?,
+            AnyValueKind::Double(v) => stmt.raw_bind_parameter(index, v)?,
+            AnyValueKind::Text(v) => stmt.raw_bind_parameter(index, v.as_str())?,
+            AnyValueKind::TextSlice(v) => stmt.raw_bind_parameter(index, &**v)?,
+            AnyValueKind::Blob(v) => stmt.raw_bind_parameter(index, v.as_slice())?,
+            other => {
+                return Err(ReadError::Decode(format!(
+                    "cannot bind {other:?} to an SQLite parameter"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn value_type(kind: &AnyValueKind) -> AnyTypeInfoKind {
+    match kind {
+        AnyValueKind::Null(_) => AnyTypeInfoKind::Null,
+        AnyValueKind::BigInt(_) => AnyTypeInfoKind::BigInt,
+        AnyValueKind::Double(_) => AnyTypeInfoKind::Double,
+        AnyValueKind::Text(_) => AnyTypeInfoKind::Text,
+        _ => AnyTypeInfoKind::Blob,
+    }
+}
+
+/// The column type sqlx's SQLite driver gives a declared type.
+fn declared_kind(declared: &str) -> Option<AnyTypeInfoKind> {
+    let s = declared.to_ascii_lowercase();
+    Some(match &*s {
+        "int4" => AnyTypeInfoKind::Integer,
+        "boolean" | "bool" => AnyTypeInfoKind::Bool,
+        _ if s.contains("int") => AnyTypeInfoKind::BigInt,
+        _ if s.contains("char") || s.contains("clob") || s.contains("text") => {
+            AnyTypeInfoKind::Text
+        }
+        _ if s.contains("blob") => AnyTypeInfoKind::Blob,
+        _ if s.contains("real") || s.contains("floa") || s.contains("doub") => {
+            AnyTypeInfoKind::Double
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::{ConnectOptions as _, Row as _};
+    use std::sync::atomic::AtomicBool;
+
+    /// A fresh directory of this test's own.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mcpgen-reads-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn file_with_notes(dir: &Path, journal: &str) -> PathBuf {
+        let path = dir.join("reads.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = {journal};
+             CREATE TABLE notes (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, n BIGINT, small INT4, score REAL, raw BLOB, label VARCHAR(10));
+             INSERT INTO notes VALUES ('a', 'alice', 1, 7, 0.5, x'00ff', 'x'), ('b', 'alice', NULL, NULL, NULL, NULL, NULL), ('c', 'bob', 3, 8, 1.5, x'01', 'y');"
+        ))
+        .unwrap();
+        path
+    }
+
+    fn text(s: &str) -> Param {
+        Param::Text(Arc::new(s.to_owned()))
+    }
+
+    /// Counts the ticks of a task beside the test's own: on a one-thread
+    /// runtime it ticks only while the test's task is awaiting.
+    fn ticker() -> (Arc<AtomicU64>, Arc<AtomicBool>) {
+        let (ticks, stop) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (t, s) = (Arc::clone(&ticks), Arc::clone(&stop));
+        tokio::spawn(async move {
+            while !s.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                t.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        (ticks, stop)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_short_read_runs_on_the_request_thread_once_a_connection_is_open() {
+        let reads = SqliteReads::new(&file_with_notes(&scratch("inline"), "WAL"));
+        let sql = "SELECT * FROM notes WHERE owner_id = $1 ORDER BY id";
+        // The first read opens a connection, on the blocking pool; the
+        // next ones find it and run where they are.
+        for expected in [(0, 1), (1, 1), (2, 1)] {
+            let rows = reads.fetch(sql, &[text("alice")]).await.unwrap();
+            assert_eq!(rows.len(), 2);
+            assert_eq!(reads.counts(), expected);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_long_read_leaves_the_runtime_and_still_answers() {
+        let reads = SqliteReads::new(&file_with_notes(&scratch("long"), "WAL"));
+        reads.fetch("SELECT 1", &[]).await.unwrap();
+        let (ticks, stop) = ticker();
+        // Hundreds of milliseconds of work: far past the budget.
+        let sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+                   SELECT count(*) AS n, $1 AS owner FROM c";
+        let rows = reads.fetch(sql, &[text("alice")]).await.unwrap();
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(rows[0].try_get::<i64, _>("n").unwrap(), 3_000_000);
+        assert_eq!(rows[0].try_get::<String, _>("owner").unwrap(), "alice");
+        assert_eq!(
+            reads.counts(),
+            (0, 2),
+            "the long read was moved, not finished inline"
+        );
+        // Had it run on the runtime's only thread, nothing else would have.
+        assert!(
+            ticks.load(Ordering::Relaxed) >= 3,
+            "the runtime was held while the read ran ({} ticks)",
+            ticks.load(Ordering::Relaxed)
+        );
+        // The connection it interrupted is fine for the next read.
+        assert_eq!(reads.fetch("SELECT 2 AS two", &[]).await.unwrap().len(), 1);
+        assert_eq!(reads.counts(), (1, 2));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_read_that_must_wait_for_a_lock_waits_off_the_runtime() {
+        // A rollback journal: a writer's EXCLUSIVE lock keeps readers out
+        // until it commits.
+        let path = file_with_notes(&scratch("busy"), "DELETE");
+        let reads = SqliteReads::new(&path);
+        reads.fetch("SELECT 1", &[]).await.unwrap();
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "BEGIN EXCLUSIVE; INSERT INTO notes (id, owner_id) VALUES ('d', 'alice');",
+            )
+            .unwrap();
+        let commit = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            writer.execute_batch("COMMIT").unwrap();
+        });
+        let (ticks, stop) = ticker();
+        let rows = reads
+            .fetch(
+                "SELECT id FROM notes WHERE owner_id = $1 ORDER BY id",
+                &[text("alice")],
+            )
+            .await
+            .unwrap();
+        stop.store(true, Ordering::Relaxed);
+        commit.join().unwrap();
+        // It waited for the commit, and saw it.
+        let ids: Vec<String> = rows.iter().map(|r| r.try_get("id").unwrap()).collect();
+        assert_eq!(ids, ["a", "b", "d"]);
+        assert_eq!(reads.counts(), (0, 2));
+        assert!(
+            ticks.load(Ordering::Relaxed) >= 3,
+            "the runtime was held while the read waited ({} ticks)",
+            ticks.load(Ordering::Relaxed)
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn rows_are_the_rows_sqlx_would_have_built() {
+        let path = file_with_notes(&scratch("same-rows"), "WAL");
+        let reads = SqliteReads::new(&path);
+        let sql = "SELECT * FROM notes WHERE owner_id = $1 OR id = $2 ORDER BY id";
+        let params = [text("alice"), text("c")];
+        sqlx::any::install_default_drivers();
+        let mut sqlx_conn = format!("sqlite://{}?mode=ro", path.display())
+            .parse::<sqlx::any::AnyConnectOptions>()
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut args = sqlx::any::AnyArguments::default();
+        args.values.0 = params.to_vec();
+        let theirs = sqlx::query_with(sql, args)
+            .fetch_all(&mut sqlx_conn)
+            .await
+            .unwrap();
+        let describe = |rows: &[AnyRow]| -> Vec<String> {
+            rows.iter()
+                .map(|r| {
+                    let cols: Vec<_> = r
+                        .columns
+                        .iter()
+                        .map(|c| format!("{}:{:?}", c.name, c.type_info.kind))
+                        .collect();
+                    format!("{cols:?} {:?}", r.values)
+                })
+                .collect()
+        };
+        for _ in 0..2 {
+            let ours = reads.fetch(sql, &params).await.unwrap();
+            assert_eq!(describe(&ours), describe(&theirs));
+            assert_eq!(ours.len(), 3);
+            // By name, as a record's `FromRow` reads them.
+            assert_eq!(ours[0].try_get::<Vec<u8>, _>("raw").unwrap(), [0, 255]);
+            assert_eq!(ours[1].try_get::<Option<i64>, _>("n").unwrap(), None);
+            assert_eq!(ours[2].try_get::<f64, _>("score").unwrap(), 1.5);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn parameters_bind_by_their_number_and_reads_cannot_write() {
+        let reads = SqliteReads::new(&file_with_notes(&scratch("params"), "WAL"));
+        let rows = reads
+            .fetch(
+                "SELECT $2 || $1 AS joined, $2 AS again",
+                &[text("a"), text("b")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows[0].try_get::<String, _>("joined").unwrap(), "ba");
+        assert_eq!(rows[0].try_get::<String, _>("again").unwrap(), "b");
+        let rows = reads
+            .fetch(
+                "SELECT ? AS first, ? AS second",
+                &[text("a"), Param::BigInt(2)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows[0].try_get::<String, _>("first").unwrap(), "a");
+        assert_eq!(rows[0].try_get::<i64, _>("second").unwrap(), 2);
+        let Err(missing) = reads.fetch("SELECT $3", &[text("a")]).await else {
+            panic!("a parameter with no value was accepted");
+        };
+        assert!(missing.to_string().contains("$3"), "{missing}");
+        for sql in [
+            "DELETE FROM notes",
+            "SELECT 1; DELETE FROM notes",
+            "CREATE TEMP TABLE t (x)",
+        ] {
+            assert!(reads.fetch(sql, &[]).await.is_err(), "{sql} was accepted");
+        }
+        let rows = reads
+            .fetch("SELECT count(*) AS n FROM notes", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows[0].try_get::<i64, _>("n").unwrap(), 3);
+    }
+}
