@@ -4,6 +4,7 @@
 use schemars::{JsonSchema, Schema};
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// One MCP content block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,14 +106,24 @@ impl From<Vec<ContentBlock>> for Content {
 }
 
 /// The result of one tool call, before it is put in a JSON-RPC response.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct CallToolResult {
     /// Content blocks; for structured results, the JSON as text.
     pub content: Vec<ContentBlock>,
-    /// Structured content, conforming to the output schema.
-    pub structured: Option<Value>,
+    /// Structured content, conforming to the output schema, serialized
+    /// once (the text block carries the same JSON).
+    pub structured: Option<Box<RawValue>>,
     /// Whether the call failed in a way the model should see.
     pub is_error: bool,
+}
+
+impl PartialEq for CallToolResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.content == other.content
+            && self.is_error == other.is_error
+            && self.structured.as_deref().map(RawValue::get)
+                == other.structured.as_deref().map(RawValue::get)
+    }
 }
 
 impl CallToolResult {
@@ -127,31 +138,37 @@ impl CallToolResult {
 
     /// The MCP `CallToolResult` object.
     pub fn into_json(self) -> Value {
-        let mut out = serde_json::Map::new();
-        out.insert(
-            "content".into(),
-            serde_json::to_value(&self.content).unwrap_or(Value::Array(Vec::new())),
-        );
-        if let Some(s) = self.structured {
-            out.insert("structuredContent".into(), s);
-        }
-        out.insert("isError".into(), Value::Bool(self.is_error));
-        Value::Object(out)
+        self.to_json()
     }
 
     /// The result as JSON, keeping `self`.
     pub fn to_json(&self) -> Value {
-        let mut out = serde_json::Map::new();
-        out.insert(
-            "content".into(),
-            serde_json::to_value(&self.content).unwrap_or(Value::Array(Vec::new())),
-        );
-        if let Some(s) = &self.structured {
-            out.insert("structuredContent".into(), s.clone());
-        }
-        out.insert("isError".into(), Value::Bool(self.is_error));
-        Value::Object(out)
+        serde_json::to_value(self.wire(None)).unwrap_or_default()
     }
+
+    /// The result as it is serialized, with `extra` members (the era's
+    /// `resultType` and `_meta`) beside its own.
+    pub(crate) fn wire<'a>(&'a self, extra: Option<&'a Value>) -> WireResult<'a> {
+        WireResult {
+            extra,
+            content: &self.content,
+            is_error: self.is_error,
+            structured: self.structured.as_deref(),
+        }
+    }
+}
+
+/// A [`CallToolResult`] as it goes on the wire: the structured content
+/// written out as serialized, never parsed back into a `Value`.
+#[derive(Serialize)]
+pub(crate) struct WireResult<'a> {
+    #[serde(flatten)]
+    extra: Option<&'a Value>,
+    content: &'a [ContentBlock],
+    #[serde(rename = "isError")]
+    is_error: bool,
+    #[serde(rename = "structuredContent", skip_serializing_if = "Option::is_none")]
+    structured: Option<&'a RawValue>,
 }
 
 /// What a handler's `Ok` value becomes: structured content (any
@@ -174,14 +191,13 @@ impl<T: Serialize + JsonSchema + Send> IntoCallResult for T {
     }
 
     fn into_call_result(self) -> Result<CallToolResult, crate::ToolError> {
-        let value = serde_json::to_value(&self).map_err(|_| {
+        // Serialized once: the text block is a copy of the same JSON.
+        let raw = serde_json::value::to_raw_value(&self).map_err(|_| {
             crate::ToolError::Internal("the tool's result could not be serialized".into())
         })?;
         Ok(CallToolResult {
-            content: vec![ContentBlock::text(
-                serde_json::to_string(&value).unwrap_or_default(),
-            )],
-            structured: Some(value),
+            content: vec![ContentBlock::text(raw.get())],
+            structured: Some(raw),
             is_error: false,
         })
     }
@@ -198,5 +214,66 @@ impl IntoCallResult for Content {
             structured: None,
             is_error: false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Serialize, JsonSchema)]
+    struct Found {
+        notes: Vec<String>,
+        next: Option<u32>,
+    }
+
+    #[test]
+    fn structured_content_is_serialized_once_and_sent_as_text_too() {
+        let result = Found {
+            notes: vec!["a \"quoted\" line\n".into(), "é".into()],
+            next: None,
+        }
+        .into_call_result()
+        .unwrap();
+        let expected = json!({"notes": ["a \"quoted\" line\n", "é"], "next": null});
+        let raw = result.structured.as_deref().expect("structured content");
+        assert_eq!(serde_json::from_str::<Value>(raw.get()).unwrap(), expected);
+        assert_eq!(result.content, vec![ContentBlock::text(raw.get())]);
+        assert_eq!(
+            result.to_json(),
+            json!({
+                "content": [{"type": "text", "text": raw.get()}],
+                "structuredContent": expected,
+                "isError": false,
+            })
+        );
+    }
+
+    #[test]
+    fn the_wire_form_carries_the_eras_members_beside_the_results() {
+        let result = Found {
+            notes: vec![],
+            next: Some(2),
+        }
+        .into_call_result()
+        .unwrap();
+        let extra = json!({"resultType": "complete", "_meta": {"k": "v"}});
+        let text = serde_json::to_string(&result.wire(Some(&extra))).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!({
+                "resultType": "complete",
+                "_meta": {"k": "v"},
+                "content": [{"type": "text", "text": "{\"notes\":[],\"next\":2}"}],
+                "structuredContent": {"notes": [], "next": 2},
+                "isError": false,
+            })
+        );
+        let error = CallToolResult::error("no such note");
+        assert_eq!(
+            serde_json::to_value(error.wire(None)).unwrap(),
+            json!({"content": [{"type": "text", "text": "no such note"}], "isError": true})
+        );
     }
 }

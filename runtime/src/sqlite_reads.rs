@@ -32,9 +32,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-#[cfg(not(unix))]
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
@@ -84,9 +82,44 @@ impl std::fmt::Debug for SqliteReads {
 /// A connection and the deadline its progress handler enforces.
 struct Reader {
     conn: Connection,
-    /// The thread's CPU time, in nanoseconds, past which the statement is
-    /// interrupted; `u64::MAX` for no deadline.
-    deadline: Arc<AtomicU64>,
+    deadline: Arc<Deadline>,
+}
+
+/// When the progress handler interrupts a statement: once the thread's
+/// CPU time passes `cpu`. The thread cannot have used more CPU time than
+/// has passed on the clock, so until the clock passes `clock` the handler
+/// reads only the clock (no system call), and the CPU time after that.
+/// Both are nanoseconds; `u64::MAX` for no deadline.
+struct Deadline {
+    clock: AtomicU64,
+    cpu: AtomicU64,
+}
+
+impl Deadline {
+    fn none() -> Self {
+        Self {
+            clock: AtomicU64::new(u64::MAX),
+            cpu: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn set(&self, budget: Duration) {
+        let budget = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
+        self.clock
+            .store(clock_nanos().saturating_add(budget), Ordering::Relaxed);
+        self.cpu
+            .store(cpu_nanos().saturating_add(budget), Ordering::Relaxed);
+    }
+
+    fn clear(&self) {
+        self.clock.store(u64::MAX, Ordering::Relaxed);
+        self.cpu.store(u64::MAX, Ordering::Relaxed);
+    }
+
+    fn passed(&self) -> bool {
+        clock_nanos() > self.clock.load(Ordering::Relaxed)
+            && cpu_nanos() > self.cpu.load(Ordering::Relaxed)
+    }
 }
 
 /// Why a read did not finish on the request's thread.
@@ -109,9 +142,16 @@ pub(crate) enum ReadError {
     ShutDown,
 }
 
+/// Time on the monotonic clock since the first call, in nanoseconds (no
+/// system call: the vDSO).
+fn clock_nanos() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// CPU time used by the calling thread, in nanoseconds.
 #[cfg(unix)]
-fn now_nanos() -> u64 {
+fn cpu_nanos() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
     u64::try_from(t.tv_sec)
         .unwrap_or(0)
@@ -119,11 +159,10 @@ fn now_nanos() -> u64 {
         .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
 }
 
-/// Elsewhere, time on the clock since the first call.
+/// Elsewhere, time on the clock.
 #[cfg(not(unix))]
-fn now_nanos() -> u64 {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+fn cpu_nanos() -> u64 {
+    clock_nanos()
 }
 
 impl SqliteReads {
@@ -179,7 +218,7 @@ impl SqliteReads {
                 None => Reader::open(&this.0.path)?,
             };
             reader.conn.busy_timeout(BUSY_TIMEOUT)?;
-            reader.deadline.store(u64::MAX, Ordering::Relaxed);
+            reader.deadline.clear();
             let rows = run(&reader.conn, &sql, &params);
             this.put(reader);
             rows
@@ -195,10 +234,7 @@ impl SqliteReads {
             .busy_timeout(Duration::ZERO)
             .map_err(ReadError::from)
             .and_then(|()| {
-                let budget = u64::try_from(INLINE_BUDGET.as_nanos()).unwrap_or(u64::MAX);
-                reader
-                    .deadline
-                    .store(now_nanos().saturating_add(budget), Ordering::Relaxed);
+                reader.deadline.set(INLINE_BUDGET);
                 run(&reader.conn, sql, params)
             });
         self.put(reader);
@@ -243,12 +279,9 @@ impl Reader {
         // connection refuses to change anything (temporary tables too).
         conn.pragma_update(None, "query_only", true)?;
         conn.set_prepared_statement_cache_capacity(64);
-        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let deadline = Arc::new(Deadline::none());
         let check = Arc::clone(&deadline);
-        conn.progress_handler(
-            CHECK_EVERY,
-            Some(move || now_nanos() > check.load(Ordering::Relaxed)),
-        )?;
+        conn.progress_handler(CHECK_EVERY, Some(move || check.passed()))?;
         Ok(Self { conn, deadline })
     }
 }

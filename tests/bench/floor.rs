@@ -18,6 +18,9 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::Value;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Deserialize)]
 struct Request {
     jsonrpc: String,

@@ -203,10 +203,7 @@ impl<S: Tools> ToolCall<S> {
             }
         };
         drop(notifier);
-        Reply::ok(
-            self.msg
-                .result(finish(&self.server, result.into_json(), &self.era)),
-        )
+        super::call_reply(&self.server, &self.msg, &result, &self.era)
     }
 }
 

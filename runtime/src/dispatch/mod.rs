@@ -462,6 +462,44 @@ fn list_tools<S: Tools>(
     })
 }
 
+/// The response to a `tools/call` that ran: serialized in one pass, the
+/// structured content written out as the handler's result serialized it.
+pub(super) fn call_reply<S: Tools>(
+    server: &McpServer<S>,
+    msg: &Message,
+    result: &crate::content::CallToolResult,
+    era: &Era,
+) -> Reply {
+    #[derive(serde::Serialize)]
+    struct Response<'a> {
+        jsonrpc: &'static str,
+        id: &'a Value,
+        result: crate::content::WireResult<'a>,
+    }
+    let extra = (*era == Era::Modern).then(|| finish(server, Value::Object(Map::new()), era));
+    let response = Response {
+        jsonrpc: "2.0",
+        id: msg.id.as_ref().unwrap_or(&Value::Null),
+        result: result.wire(extra.as_ref()),
+    };
+    match serde_json::to_string(&response) {
+        Ok(text) => Reply {
+            status: 200,
+            body: Some(Body::Serialized(text)),
+            challenge: None,
+            retry_after: None,
+        },
+        Err(_) => Reply::error(
+            &RpcError::new(
+                code::INTERNAL_ERROR,
+                500,
+                "internal error: the result could not be sent",
+            ),
+            msg.id.as_ref().unwrap_or(&Value::Null),
+        ),
+    }
+}
+
 fn encode_cursor(name: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("after:{name}"))
 }
