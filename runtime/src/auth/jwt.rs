@@ -174,6 +174,8 @@ impl JwksSource {
 pub struct JwtVerifier {
     config: JwtConfig,
     keys: Keys,
+    /// The checks for each accepted algorithm, built once.
+    validations: Vec<(Algorithm, Validation)>,
 }
 
 #[derive(Deserialize)]
@@ -216,7 +218,25 @@ impl JwtVerifier {
         config
             .algorithms
             .retain(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512));
-        Self { config, keys }
+        let validations = config
+            .algorithms
+            .iter()
+            .map(|&alg| {
+                let mut validation = Validation::new(alg);
+                validation.algorithms = vec![alg];
+                validation.set_issuer(&[&config.issuer]);
+                validation.set_audience(&[&config.audience]);
+                validation.leeway = config.leeway.as_secs();
+                validation.validate_nbf = true;
+                validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+                (alg, validation)
+            })
+            .collect();
+        Self {
+            config,
+            keys,
+            validations,
+        }
     }
 
     /// The issuer this verifier trusts.
@@ -228,9 +248,12 @@ impl JwtVerifier {
     /// keys cannot be fetched at all).
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         let header = decode_header(token).map_err(|_| AuthError::InvalidToken)?;
-        if !self.config.algorithms.contains(&header.alg) {
-            return Err(AuthError::InvalidToken);
-        }
+        let validation = self
+            .validations
+            .iter()
+            .find(|(alg, _)| *alg == header.alg)
+            .map(|(_, v)| v)
+            .ok_or(AuthError::InvalidToken)?;
         let typ_ok = header.typ.as_deref().is_some_and(|t| {
             self.config
                 .accepted_typ
@@ -246,28 +269,24 @@ impl JwtVerifier {
         if kid.is_some_and(|k| !sane_kid(k)) {
             return Err(AuthError::InvalidToken);
         }
+        let fetched;
         let key = match &self.keys {
             Keys::Static(keys) => keys
                 .iter()
                 .find(|(k, _)| {
                     (k.is_some() && k.as_deref() == kid) || (k.is_none() && keys.len() == 1)
                 })
-                .map(|(_, key)| key.clone()),
-            Keys::Jwks(source) => match kid {
-                Some(k) => source.key(k).await?,
-                None => None,
-            },
+                .map(|(_, key)| key),
+            Keys::Jwks(source) => {
+                fetched = match kid {
+                    Some(k) => source.key(k).await?,
+                    None => None,
+                };
+                fetched.as_ref()
+            }
         };
         let key = key.ok_or(AuthError::InvalidToken)?;
-        let mut validation = Validation::new(header.alg);
-        validation.algorithms = vec![header.alg];
-        validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(&[&self.config.audience]);
-        validation.leeway = self.config.leeway.as_secs();
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data =
-            decode::<Claims>(token, &key, &validation).map_err(|_| AuthError::InvalidToken)?;
+        let data = decode::<Claims>(token, key, validation).map_err(|_| AuthError::InvalidToken)?;
         let claims = data.claims;
         if claims.sub.is_empty() {
             return Err(AuthError::InvalidToken);
