@@ -403,6 +403,15 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// A migrated SQLite database in a new directory named after `name`.
+    async fn fresh_db(name: &str) -> (Db, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Db::open(None, &dir).await.unwrap();
+        db.migrate_runtime().await.unwrap();
+        (db, dir)
+    }
+
     fn record(i: usize) -> AuditRecord {
         AuditRecord {
             request_id: format!("test-{i}"),
@@ -420,10 +429,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stalled_writer_holds_requests_back_and_loses_nothing() {
-        let dir = std::env::temp_dir().join(format!("mcpgen-audit-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let db = Db::open(None, &dir).await.unwrap();
-        db.migrate_runtime().await.unwrap();
+        let (db, dir) = fresh_db("mcpgen-audit").await;
         // The writer needs SQLite's one writer connection; hold it.
         let blocker = db.pool().acquire().await.unwrap();
         let sink = AuditSink::to_database_with_queue(db.clone(), 20);
@@ -454,10 +460,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn batches_of_any_size_are_written_whole_once_and_field_for_field() {
-        let dir = std::env::temp_dir().join(format!("mcpgen-audit-chunks-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let db = Db::open(None, &dir).await.unwrap();
-        db.migrate_runtime().await.unwrap();
+        let (db, dir) = fresh_db("mcpgen-audit-chunks").await;
         let count = || async {
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mcpgen_audit")
                 .fetch_one(db.pool())
@@ -543,10 +546,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_record_the_database_refuses_costs_only_itself() {
-        let dir = std::env::temp_dir().join(format!("mcpgen-audit-refused-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let db = Db::open(None, &dir).await.unwrap();
-        db.migrate_runtime().await.unwrap();
+        let (db, dir) = fresh_db("mcpgen-audit-refused").await;
         sqlx::query(
             "CREATE TRIGGER refuse BEFORE INSERT ON mcpgen_audit WHEN NEW.subject = 'refused' \
              BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END",
