@@ -307,12 +307,12 @@ const COLUMNS: &str =
 /// batch size.
 const SQLITE_CHUNKS: [usize; 3] = [64, 8, 1];
 
-/// The SQLite `INSERT` of `rows` rows (one of [`SQLITE_CHUNKS`]), with
-/// anonymous `?` parameters: SQLite binds `$N` through a linear name lookup,
-/// which made many-row `$N` statements quadratic in the batch.
-fn sqlite_insert(rows: usize) -> &'static str {
+/// The SQLite `INSERT` of `SQLITE_CHUNKS[chunk]` rows, with anonymous `?`
+/// parameters: SQLite binds `$N` through a linear name lookup, which made
+/// many-row `$N` statements quadratic in the batch.
+fn sqlite_insert(chunk: usize) -> &'static str {
     static SQL: std::sync::OnceLock<[String; 3]> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
+    &SQL.get_or_init(|| {
         SQLITE_CHUNKS.map(|n| {
             let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
             format!(
@@ -320,9 +320,7 @@ fn sqlite_insert(rows: usize) -> &'static str {
                 vec![row; n].join(", ")
             )
         })
-    });
-    let i = SQLITE_CHUNKS.iter().position(|&n| n == rows).unwrap_or(2);
-    &sql[i]
+    })[chunk]
 }
 
 /// Write a batch in one transaction. Idempotent: a batch whose
@@ -341,12 +339,14 @@ async fn write(db: &Db, batch: &[AuditRecord]) -> Result<(), sqlx::Error> {
             let mut tx = db.pool().begin().await?;
             let mut rest = batch;
             while !rest.is_empty() {
-                let n = SQLITE_CHUNKS
+                // The largest statement the rest fills (the last is one row).
+                let (i, n) = SQLITE_CHUNKS
                     .into_iter()
-                    .find(|&n| n <= rest.len())
-                    .unwrap_or(1);
+                    .enumerate()
+                    .find(|&(_, n)| n <= rest.len())
+                    .unwrap_or((SQLITE_CHUNKS.len() - 1, 1));
                 let (chunk, tail) = rest.split_at(n);
-                let mut query = sqlx::query(sqlite_insert(n));
+                let mut query = sqlx::query(sqlite_insert(i));
                 for r in chunk {
                     query = query
                         .bind(r.request_id.as_str())
@@ -390,10 +390,10 @@ async fn write(db: &Db, batch: &[AuditRecord]) -> Result<(), sqlx::Error> {
                  FROM jsonb_array_elements($1::jsonb) AS r \
                  ON CONFLICT (request_id) DO NOTHING",
             )
-            .bind(json)
-            .execute(db.pool())
-            .await
-            .map(drop)
+                .bind(json)
+                .execute(db.pool())
+                .await
+                .map(drop)
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::registry::{Permission, Tool, Tools};
 use crate::server::McpServer;
 use crate::spec::Access;
 
-use super::{Era, Outcome, Reply, finish};
+use super::{Era, Outcome, Reply};
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
@@ -298,9 +298,9 @@ pub(super) fn prepare_call<S: Tools>(
                     ""
                 }
             );
-            let result = CallToolResult::error(text).to_json();
-            return Ok(Outcome::Reply(Reply::ok(
-                msg.result(finish(server, result, &era)),
+            let result = CallToolResult::error(text);
+            return Ok(Outcome::Reply(super::call_reply(
+                server, msg, &result, &era,
             )));
         }
         Decision::MissingScopes => {
@@ -350,9 +350,9 @@ pub(super) fn prepare_call<S: Tools>(
             "invalid arguments for tool `{name}`: {}. The input schema is in tools/list.",
             problems.join("; ")
         );
-        let result = CallToolResult::error(text).to_json();
-        return Ok(Outcome::Reply(Reply::ok(
-            msg.result(finish(server, result, &era)),
+        let result = CallToolResult::error(text);
+        return Ok(Outcome::Reply(super::call_reply(
+            server, msg, &result, &era,
         )));
     }
     let meta = msg.meta();
