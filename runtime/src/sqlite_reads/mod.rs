@@ -10,10 +10,11 @@
 //! never for long:
 //!
 //! - SQLite's progress handler interrupts a statement that has used more
-//!   than [`INLINE_BUDGET`] of the thread's CPU time (CPU time, not time
-//!   on the clock: a thread the kernel preempts mid-query is not holding
-//!   the runtime up by its own work, and on a busy machine clock time made
-//!   short queries miss the budget and run twice);
+//!   than [`INLINE_BUDGET`] of the thread's time: half of it on the clock,
+//!   then the other half of the thread's CPU time (CPU time, not time on
+//!   the clock: a thread the kernel preempts mid-query is not holding the
+//!   runtime up by its own work, and on a busy machine clock time alone
+//!   made short queries miss the budget and run twice);
 //! - a statement that would wait for a lock is not waited for (busy timeout
 //!   0 on the request's thread);
 //! - a call that finds no open connection does not open one there.
@@ -87,15 +88,23 @@ struct Reader {
     deadline: Arc<Deadline>,
 }
 
-/// When the progress handler interrupts a statement: once the thread's
-/// CPU time passes `cpu`. The thread cannot have used more CPU time than
-/// has passed on the clock, so until the clock passes `clock` the handler
-/// reads only the clock (no system call), and the CPU time after that.
-/// Both are nanoseconds; `u64::MAX` for no deadline.
+/// When the progress handler interrupts a statement: once it has run for
+/// half the budget on the clock and then used the other half of the
+/// thread's CPU time. Until the clock passes `clock` the handler reads only
+/// the clock (the vDSO, no system call: nearly every read ends there); the
+/// first check after that reads the thread's CPU time once and sets `cpu`
+/// half a budget later. The thread cannot have used more CPU time than
+/// has passed on the clock, so a statement holds the runtime for at most
+/// the budget of its own work; one the kernel preempts is not interrupted
+/// for the wait. Nanoseconds; `clock` is `u64::MAX` for no deadline, `cpu`
+/// is `u64::MAX` until the clock has passed.
 struct Deadline {
     clock: AtomicU64,
     cpu: AtomicU64,
 }
+
+/// Each of the two phases of the inline budget, in nanoseconds.
+const HALF_BUDGET: u64 = INLINE_BUDGET.as_nanos() as u64 / 2;
 
 impl Deadline {
     fn none() -> Self {
@@ -105,12 +114,11 @@ impl Deadline {
         }
     }
 
-    fn set(&self, budget: Duration) {
-        let budget = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
+    /// Start the inline budget.
+    fn start(&self) {
         self.clock
-            .store(clock_nanos().saturating_add(budget), Ordering::Relaxed);
-        self.cpu
-            .store(cpu_nanos().saturating_add(budget), Ordering::Relaxed);
+            .store(clock_nanos().saturating_add(HALF_BUDGET), Ordering::Relaxed);
+        self.cpu.store(u64::MAX, Ordering::Relaxed);
     }
 
     fn clear(&self) {
@@ -119,8 +127,16 @@ impl Deadline {
     }
 
     fn passed(&self) -> bool {
-        clock_nanos() > self.clock.load(Ordering::Relaxed)
-            && cpu_nanos() > self.cpu.load(Ordering::Relaxed)
+        if clock_nanos() <= self.clock.load(Ordering::Relaxed) {
+            return false;
+        }
+        let cpu = self.cpu.load(Ordering::Relaxed);
+        if cpu == u64::MAX {
+            self.cpu
+                .store(cpu_nanos().saturating_add(HALF_BUDGET), Ordering::Relaxed);
+            return false;
+        }
+        cpu_nanos() > cpu
     }
 }
 
@@ -236,7 +252,7 @@ impl SqliteReads {
             .busy_timeout(Duration::ZERO)
             .map_err(ReadError::from)
             .and_then(|()| {
-                reader.deadline.set(INLINE_BUDGET);
+                reader.deadline.start();
                 run(&reader.conn, sql, params)
             });
         self.put(reader);
@@ -293,6 +309,51 @@ mod tests {
     use super::*;
     use sqlx::{ConnectOptions as _, Row as _};
     use std::sync::atomic::AtomicBool;
+
+    /// Burn the calling thread's CPU for at least `nanos`.
+    fn spin_cpu(nanos: u64) {
+        let start = cpu_nanos();
+        let mut x = 0u64;
+        while cpu_nanos() < start + nanos {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+    }
+
+    #[test]
+    fn the_budget_counts_the_threads_own_work_not_time_asleep() {
+        let deadline = Deadline::none();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(!deadline.passed(), "no deadline until one is started");
+
+        deadline.start();
+        assert!(!deadline.passed(), "just started");
+        // Four budgets asleep (as if preempted): the clock half is over,
+        // but the thread has done no work, so the statement goes on.
+        std::thread::sleep(INLINE_BUDGET * 4);
+        assert!(!deadline.passed());
+        std::thread::sleep(INLINE_BUDGET * 4);
+        assert!(!deadline.passed(), "still no work done");
+        // Then the other half of the budget in work: interrupted.
+        spin_cpu(HALF_BUDGET + 10_000);
+        assert!(deadline.passed());
+
+        // A statement that works throughout is interrupted after about
+        // one budget of CPU time: half on the clock, half measured.
+        deadline.start();
+        let start = cpu_nanos();
+        while !deadline.passed() {
+            spin_cpu(1_000);
+        }
+        let used = cpu_nanos() - start;
+        assert!(
+            used >= HALF_BUDGET,
+            "interrupted after {used} ns of work, before half the budget"
+        );
+
+        deadline.clear();
+        spin_cpu(3 * HALF_BUDGET);
+        assert!(!deadline.passed(), "a cleared deadline never passes");
+    }
 
     /// A fresh directory of this test's own.
     fn scratch(name: &str) -> PathBuf {
