@@ -42,6 +42,10 @@ struct Claims<'a> {
 
 impl DevKey {
     /// Load the key from `data_dir`, creating it (mode 0600) if missing.
+    ///
+    /// Processes that start together (`serve` and `token mint`) agree on
+    /// one key: the key file appears whole or not at all, and a process
+    /// that finds another's key already there uses it.
     pub fn load_or_create(data_dir: &Path) -> std::io::Result<Self> {
         let path = data_dir.join(FILE);
         let pkcs8 = match std::fs::read(&path) {
@@ -50,9 +54,13 @@ impl DevKey {
                 std::fs::create_dir_all(data_dir)?;
                 let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
                     .map_err(|_| std::io::Error::other("cannot generate a signing key"))?;
-                let bytes = doc.as_ref().to_vec();
-                write_private(&path, &bytes)?;
-                bytes
+                match publish_private(&path, doc.as_ref()) {
+                    Ok(()) => doc.as_ref().to_vec(),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        std::fs::read(&path)?
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Err(e) => return Err(e),
         };
@@ -120,19 +128,83 @@ impl DevKey {
     }
 }
 
+/// Create `path` holding `bytes`, readable by the owner only, atomically:
+/// the bytes go to a private file of this process first, which is then
+/// linked to `path` (a hard link never replaces an existing file, so a
+/// concurrent creator's key is kept and this one fails `AlreadyExists`).
 #[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn publish_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new()
+    let mut suffix = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut suffix).map_err(|_| std::io::Error::other("no randomness"))?;
+    let staging = path.with_extension(format!(
+        "p8.{}.{}",
+        std::process::id(),
+        u64::from_le_bytes(suffix)
+    ));
+    let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)
+        .open(&staging)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::hard_link(&staging, path));
+    let _ = std::fs::remove_file(&staging);
+    written
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
+fn publish_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?
+        .write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_starting_together_agree_on_one_key() {
+        let dir = std::env::temp_dir().join(format!("mcpgen-devkey-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for round in 0..20 {
+            let dir = dir.join(round.to_string());
+            let start = std::sync::Barrier::new(8);
+            let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+                let workers: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            DevKey::load_or_create(&dir).map(|k| k.public)
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap().expect("every starter gets the key"))
+                    .collect()
+            });
+            assert!(keys.windows(2).all(|w| w[0] == w[1]), "one key for all");
+            let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+            assert_eq!(files.len(), 1, "no staging file is left behind");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(dir.join(FILE))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
