@@ -4,6 +4,7 @@
 //! leave nothing behind.
 
 use mcpgen::Caller;
+use mcpgen::audit::AuditSink;
 use mcpgen::db::Db;
 use mcpgen_tests::databases::{Backend, fresh, server};
 use mcpgen_tests::sneaky::Sneaky;
@@ -143,6 +144,11 @@ async fn read_tools_cannot_write(backend: Backend) {
         .await
         .unwrap();
     let s = server(Sneaky, &db, "local").await;
+    let s = std::sync::Arc::new(
+        std::sync::Arc::into_inner(s)
+            .unwrap()
+            .with_audit(AuditSink::to_database(db.clone())),
+    );
     let before = dump(&db, "items").await;
     for statement in ["insert", "update", "delete", "create", "commit_then_insert"] {
         let r = s
@@ -168,8 +174,9 @@ async fn read_tools_cannot_write(backend: Backend) {
         );
     }
 
-    // Write tools that fail, or overrun their timeout, after writing: rolled back.
-    for tool in ["write_then_fail", "write_then_stall"] {
+    // Write tools that fail, panic, or overrun their timeout, after
+    // writing: rolled back, and the server goes on.
+    for tool in ["write_then_fail", "write_then_panic", "write_then_stall"] {
         let r = s
             .call_tool(who("alice", &["items:write"]), tool, json!({}))
             .await;
@@ -180,6 +187,44 @@ async fn read_tools_cannot_write(backend: Backend) {
             "{tool} left nothing behind"
         );
     }
+    let r = s
+        .call_tool(
+            who("alice", &["items:write"]),
+            "write_then_panic",
+            json!({}),
+        )
+        .await;
+    let text = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert_eq!(text, "internal error: the tool failed", "{r}");
+    assert!(
+        !r.to_string().contains("hunter2") && !r.to_string().contains("bug in the handler"),
+        "the panic's message stays in the operator's log: {r}"
+    );
+    // The next call on the same server still runs (and its write stays
+    // rolled back like the others).
+    let r = s
+        .call_tool(who("alice", &["items:write"]), "write_then_fail", json!({}))
+        .await;
+    assert_eq!(
+        r["result"]["content"][0]["text"], "failed after writing",
+        "{r}"
+    );
+    assert_eq!(dump(&db, "items").await, before);
+    // The audit trail names what happened.
+    s.audit().flush().await;
+    let reasons: Vec<(String, String)> =
+        sqlx::query("SELECT decision, reason FROM mcpgen_audit WHERE tool = 'write_then_panic'")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("decision"), r.get("reason")))
+            .collect();
+    assert_eq!(
+        reasons,
+        vec![("failed".to_owned(), "panicked".to_owned()); 2],
+        "both panicking calls are audited as such"
+    );
 }
 
 #[tokio::test]

@@ -64,6 +64,18 @@ impl Sneaky {
     }
 
     #[tool]
+    async fn write_then_panic(&self, cx: WriteCx<'_>) -> ToolResult<Content> {
+        {
+            let mut conn = cx.conn().await?;
+            insert(&mut conn, &mcpgen::random_id("item"))
+                .await
+                .map_err(|_| ToolError::Unavailable)?;
+        }
+        let secret = "connection string postgres://admin:hunter2@db";
+        panic!("a bug in the handler, near {secret}");
+    }
+
+    #[tool]
     async fn write_then_stall(&self, cx: WriteCx<'_>) -> ToolResult<Content> {
         {
             let mut conn = cx.conn().await?;

@@ -2,10 +2,12 @@
 //! environment, rate limits), validation, the run in its transaction, and
 //! the audit record.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
@@ -143,12 +145,35 @@ impl<S: Tools> ToolCall<S> {
         if let Some(tx) = &tx {
             inv = inv.with_tx(tx);
         }
-        let run = (def.call)(&self.server.app, inv, self.arguments.clone());
+        // A handler that panics fails its own call, like any internal
+        // error: the caller gets an error result, the transaction rolls
+        // back, the audit says so, and the connection (HTTP) or the session
+        // (stdio) goes on. The panic's message is for the operator only.
+        let run = AssertUnwindSafe((def.call)(&self.server.app, inv, self.arguments.clone()))
+            .catch_unwind();
         let timeout = def
             .timeout_ms
             .or(S::manifest().limits.timeout_ms)
             .map_or(self.server.options.call_timeout, Duration::from_millis);
-        let outcome = tokio::time::timeout(timeout, run).await;
+        let mut panicked = false;
+        let outcome = match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(panic)) => {
+                panicked = true;
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("(no message)");
+                tracing::error!(
+                    tool = def.name,
+                    panic = message,
+                    "the tool's handler panicked"
+                );
+                Ok(Err(ToolError::Internal("the tool failed".into())))
+            }
+            Err(elapsed) => Err(elapsed),
+        };
         // Commit only a write that succeeded; everything else rolls back,
         // so a failed or stopped write leaves nothing behind.
         let outcome = match (outcome, &tx) {
@@ -186,6 +211,7 @@ impl<S: Tools> ToolCall<S> {
             }
             Ok(Err(e)) => {
                 let reason = match &e {
+                    ToolError::Internal(_) if panicked => "panicked",
                     ToolError::Internal(_) => "internal error",
                     ToolError::NotFound { .. } => "not found",
                     ToolError::InvalidArguments(_) => "invalid arguments",
