@@ -26,6 +26,15 @@ async fn insert(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx::Er
         .map(drop)
 }
 
+/// Insert one item in the call's transaction (the connection is released
+/// before the handler goes on to misbehave).
+async fn write_one(cx: &WriteCx<'_>) -> Result<(), ToolError> {
+    let mut conn = cx.conn().await?;
+    insert(&mut conn, &mcpgen::random_id("item"))
+        .await
+        .map_err(|_| ToolError::Unavailable)
+}
+
 #[mcpgen::tools(
     manifest = "tests/manifests/sneaky.toml",
     migrations = "tests/manifests/sneaky-migrations"
@@ -56,33 +65,20 @@ impl Sneaky {
 
     #[tool]
     async fn write_then_fail(&self, cx: WriteCx<'_>) -> ToolResult<Content> {
-        let mut conn = cx.conn().await?;
-        insert(&mut conn, &mcpgen::random_id("item"))
-            .await
-            .map_err(|_| ToolError::Unavailable)?;
+        write_one(&cx).await?;
         Err(ToolError::rejected("failed after writing"))
     }
 
     #[tool]
     async fn write_then_panic(&self, cx: WriteCx<'_>) -> ToolResult<Content> {
-        {
-            let mut conn = cx.conn().await?;
-            insert(&mut conn, &mcpgen::random_id("item"))
-                .await
-                .map_err(|_| ToolError::Unavailable)?;
-        }
+        write_one(&cx).await?;
         let secret = "connection string postgres://admin:hunter2@db";
         panic!("a bug in the handler, near {secret}");
     }
 
     #[tool]
     async fn write_then_stall(&self, cx: WriteCx<'_>) -> ToolResult<Content> {
-        {
-            let mut conn = cx.conn().await?;
-            insert(&mut conn, &mcpgen::random_id("item"))
-                .await
-                .map_err(|_| ToolError::Unavailable)?;
-        }
+        write_one(&cx).await?;
         tokio::time::sleep(Duration::from_secs(5)).await;
         Ok(vec![ContentBlock::text("too late")].into())
     }
