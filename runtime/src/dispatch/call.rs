@@ -128,7 +128,9 @@ impl<S: Tools> ToolCall<S> {
     }
 
     /// Run the handler under the call timeout. Notifications go to `tx`.
-    pub(crate) async fn run(self, tx: Option<mpsc::UnboundedSender<Value>>) -> Reply {
+    pub(crate) async fn run(mut self, tx: Option<mpsc::UnboundedSender<Value>>) -> Reply {
+        // The handler takes the arguments; nothing after it reads them.
+        let arguments = std::mem::take(&mut self.arguments);
         let tool = &self.server.registry.tools()[self.index];
         let def = tool.def();
         let notifier = tx.map(|tx| {
@@ -149,8 +151,7 @@ impl<S: Tools> ToolCall<S> {
         // error: the caller gets an error result, the transaction rolls
         // back, the audit says so, and the connection (HTTP) or the session
         // (stdio) goes on. The panic's message is for the operator only.
-        let run = AssertUnwindSafe((def.call)(&self.server.app, inv, self.arguments.clone()))
-            .catch_unwind();
+        let run = AssertUnwindSafe((def.call)(&self.server.app, inv, arguments)).catch_unwind();
         let timeout = def
             .timeout_ms
             .or(S::manifest().limits.timeout_ms)
