@@ -39,7 +39,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sqlx_core::any::{AnyRow, AnyValueKind};
 use tokio::sync::Semaphore;
 
-use rows::run;
+use rows::{STATEMENTS, Shapes, run};
 
 mod rows;
 
@@ -82,10 +82,12 @@ impl std::fmt::Debug for SqliteReads {
     }
 }
 
-/// A connection and the deadline its progress handler enforces.
+/// A connection, the deadline its progress handler enforces, and the
+/// shapes of the statements it has run.
 struct Reader {
     conn: Connection,
     deadline: Arc<Deadline>,
+    shapes: Shapes,
 }
 
 /// When the progress handler interrupts a statement: once it has run for
@@ -231,13 +233,13 @@ impl SqliteReads {
         let this = self.clone();
         let (sql, params) = (sql.to_owned(), params.to_vec());
         tokio::task::spawn_blocking(move || {
-            let reader = match this.take() {
+            let mut reader = match this.take() {
                 Some(reader) => reader,
                 None => Reader::open(&this.0.path)?,
             };
             reader.conn.busy_timeout(BUSY_TIMEOUT)?;
             reader.deadline.clear();
-            let rows = run(&reader.conn, &sql, &params);
+            let rows = run(&reader.conn, &mut reader.shapes, &sql, &params);
             this.put(reader);
             rows
         })
@@ -246,14 +248,14 @@ impl SqliteReads {
     }
 
     fn try_inline(&self, sql: &str, params: &[Param]) -> Result<Vec<AnyRow>, Inline> {
-        let reader = self.take().ok_or(Inline::Move)?;
+        let mut reader = self.take().ok_or(Inline::Move)?;
         let outcome = reader
             .conn
             .busy_timeout(Duration::ZERO)
             .map_err(ReadError::from)
             .and_then(|()| {
                 reader.deadline.start();
-                run(&reader.conn, sql, params)
+                run(&reader.conn, &mut reader.shapes, sql, params)
             });
         self.put(reader);
         outcome.map_err(|e| match e {
@@ -296,11 +298,15 @@ impl Reader {
         // Read-only twice over: the file is opened read-only, and the
         // connection refuses to change anything (temporary tables too).
         conn.pragma_update(None, "query_only", true)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(STATEMENTS);
         let deadline = Arc::new(Deadline::none());
         let check = Arc::clone(&deadline);
         conn.progress_handler(CHECK_EVERY, Some(move || check.passed()))?;
-        Ok(Self { conn, deadline })
+        Ok(Self {
+            conn,
+            deadline,
+            shapes: Shapes::default(),
+        })
     }
 }
 
@@ -353,6 +359,30 @@ mod tests {
         deadline.clear();
         spin_cpu(3 * HALF_BUDGET);
         assert!(!deadline.passed(), "a cleared deadline never passes");
+    }
+
+    /// The bundled SQLite is built as `.cargo/config.toml` asks: no
+    /// allocation statistics (a process-wide mutex on every allocation)
+    /// and no unified page cache (a process-wide mutex on every page
+    /// fetch, which concurrent reads on two threads waited for).
+    #[test]
+    fn sqlite_is_built_without_process_wide_mutexes_on_the_read_path() {
+        let conn = Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
     }
 
     /// A fresh directory of this test's own.
@@ -515,6 +545,48 @@ mod tests {
             assert_eq!(ours[1].try_get::<Option<i64>, _>("n").unwrap(), None);
             assert_eq!(ours[2].try_get::<f64, _>("score").unwrap(), 1.5);
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_schema_change_between_reads_gives_rows_of_the_new_shape() {
+        let path = file_with_notes(&scratch("reshaped"), "WAL");
+        let reads = SqliteReads::new(&path);
+        let sql = "SELECT * FROM notes WHERE id = $1";
+        let names = |row: &AnyRow| -> Vec<String> {
+            row.columns.iter().map(|c| c.name.to_string()).collect()
+        };
+        let before = reads.fetch(sql, &[text("a")]).await.unwrap();
+        assert_eq!(before[0].columns.len(), 7);
+        assert_eq!(before[0].try_get::<String, _>("label").unwrap(), "x");
+        // Another connection (a migration, another process) reshapes the
+        // table under the same statement on the same open connection:
+        // first a column renamed (as many columns as before), then one
+        // added.
+        let migrate = |sql: &str| Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+        migrate("ALTER TABLE notes RENAME COLUMN label TO tag");
+        let renamed = reads.fetch(sql, &[text("a")]).await.unwrap();
+        assert_eq!(
+            names(&renamed[0]),
+            ["id", "owner_id", "n", "small", "score", "raw", "tag"]
+        );
+        assert_eq!(renamed[0].try_get::<String, _>("tag").unwrap(), "x");
+        assert!(renamed[0].try_get::<String, _>("label").is_err());
+        migrate("ALTER TABLE notes ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT 1");
+        let added = reads.fetch(sql, &[text("a")]).await.unwrap();
+        assert_eq!(
+            names(&added[0]),
+            [
+                "id", "owner_id", "n", "small", "score", "raw", "tag", "pinned"
+            ]
+        );
+        // Typed by its declaration, its value by what SQLite stored, as
+        // sqlx's driver does.
+        assert_eq!(
+            added[0].columns[7].type_info.kind,
+            sqlx_core::any::AnyTypeInfoKind::Bool
+        );
+        assert_eq!(added[0].try_get::<i64, _>("pinned").unwrap(), 1);
+        assert_eq!(reads.counts(), (2, 1), "one connection: opened, then reused");
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -12,55 +12,124 @@ use sqlx_core::ext::ustr::UStr;
 
 use super::{Param, ReadError};
 
+/// What `run` knows of a statement's result columns, built once per
+/// statement and connection: the names and types each row carries.
+pub(super) struct Shape {
+    /// Column name to index, shared by every row.
+    names: Arc<sqlx_core::HashMap<UStr, usize>>,
+    /// Each column's name and the type its declaration gives.
+    declared: Vec<(UStr, Option<AnyTypeInfoKind>)>,
+    /// The declared types as SQLite reports them, to notice a statement
+    /// SQLite prepared again after a schema change.
+    decl_types: Vec<Option<Box<str>>>,
+}
+
+impl Shape {
+    fn of(stmt: &rusqlite::Statement<'_>) -> Self {
+        let columns = stmt.columns();
+        let mut names =
+            sqlx_core::HashMap::with_capacity_and_hasher(columns.len(), Default::default());
+        let mut declared = Vec::with_capacity(columns.len());
+        let mut decl_types = Vec::with_capacity(columns.len());
+        for (i, column) in columns.iter().enumerate() {
+            let name = UStr::new(column.name());
+            names.insert(name.clone(), i);
+            declared.push((name, column.decl_type().and_then(declared_kind)));
+            decl_types.push(column.decl_type().map(Box::from));
+        }
+        Self {
+            names: Arc::new(names),
+            declared,
+            decl_types,
+        }
+    }
+
+    /// Whether `stmt` still returns these columns (a migration that adds a
+    /// column changes what `SELECT *` returns).
+    fn fits(&self, stmt: &rusqlite::Statement<'_>) -> bool {
+        let columns = stmt.columns();
+        columns.len() == self.declared.len()
+            && columns
+                .iter()
+                .zip(self.declared.iter().zip(&self.decl_types))
+                .all(|(c, ((name, _), decl))| {
+                    c.name() == &**name && c.decl_type() == decl.as_deref()
+                })
+    }
+}
+
+/// The shapes of one connection's statements, by SQL text; as many as the
+/// connection keeps prepared.
+#[derive(Default)]
+pub(super) struct Shapes(sqlx_core::HashMap<Box<str>, Shape>);
+
+/// Statements a connection keeps prepared, and shapes it remembers.
+pub(super) const STATEMENTS: usize = 64;
+
+impl Shapes {
+    fn get(&mut self, sql: &str, stmt: &rusqlite::Statement<'_>) -> &Shape {
+        let fits = self.0.get(sql).is_some_and(|shape| shape.fits(stmt));
+        if !fits {
+            if self.0.len() >= STATEMENTS {
+                self.0.clear();
+            }
+            self.0.insert(sql.into(), Shape::of(stmt));
+        }
+        &self.0[sql]
+    }
+}
+
 /// Prepare (from the connection's cache), bind and run one statement.
 pub(super) fn run(
     conn: &Connection,
+    shapes: &mut Shapes,
     sql: &str,
     params: &[Param],
 ) -> Result<Vec<AnyRow>, ReadError> {
     let mut stmt = conn.prepare_cached(sql)?;
     bind(&mut stmt, params)?;
-    let columns = stmt.column_count();
-    let mut names = sqlx_core::HashMap::with_capacity_and_hasher(columns, Default::default());
-    let mut declared = Vec::with_capacity(columns);
-    for (i, column) in stmt.columns().iter().enumerate() {
-        names.insert(UStr::new(column.name()), i);
-        declared.push((
-            UStr::new(column.name()),
-            column.decl_type().and_then(declared_kind),
-        ));
-    }
-    let names = Arc::new(names);
-    let mut out = Vec::new();
     let mut rows = stmt.raw_query();
+    let Some(first) = rows.next()? else {
+        return Ok(Vec::new());
+    };
+    // Known only once the statement has run: SQLite prepares it again on
+    // its first step if the schema changed since.
+    let shape = shapes.get(sql, first.as_ref());
+    let mut out = vec![any_row(first, shape)?];
     while let Some(row) = rows.next()? {
-        let mut row_out = AnyRow {
-            column_names: Arc::clone(&names),
-            columns: Vec::with_capacity(columns),
-            values: Vec::with_capacity(columns),
+        out.push(any_row(row, shape)?);
+    }
+    Ok(out)
+}
+
+/// One row as sqlx's SQLite driver builds it: each value typed by what
+/// SQLite stored, each column by its declaration when it has one.
+fn any_row(row: &rusqlite::Row<'_>, shape: &Shape) -> Result<AnyRow, ReadError> {
+    let mut out = AnyRow {
+        column_names: Arc::clone(&shape.names),
+        columns: Vec::with_capacity(shape.declared.len()),
+        values: Vec::with_capacity(shape.declared.len()),
+    };
+    for (i, (name, declared)) in shape.declared.iter().enumerate() {
+        let kind = match row.get_ref(i)? {
+            ValueRef::Null => AnyValueKind::Null(declared.unwrap_or(AnyTypeInfoKind::Null)),
+            ValueRef::Integer(v) => AnyValueKind::BigInt(v),
+            ValueRef::Real(v) => AnyValueKind::Double(v),
+            ValueRef::Text(v) => AnyValueKind::Text(Arc::new(
+                String::from_utf8(v.to_vec())
+                    .map_err(|_| ReadError::Decode(format!("column {name} is not UTF-8")))?,
+            )),
+            ValueRef::Blob(v) => AnyValueKind::Blob(Arc::new(v.to_vec())),
         };
-        for (i, (name, declared)) in declared.iter().enumerate() {
-            let kind = match row.get_ref(i)? {
-                ValueRef::Null => AnyValueKind::Null(declared.unwrap_or(AnyTypeInfoKind::Null)),
-                ValueRef::Integer(v) => AnyValueKind::BigInt(v),
-                ValueRef::Real(v) => AnyValueKind::Double(v),
-                ValueRef::Text(v) => AnyValueKind::Text(Arc::new(
-                    String::from_utf8(v.to_vec())
-                        .map_err(|_| ReadError::Decode(format!("column {name} is not UTF-8")))?,
-                )),
-                ValueRef::Blob(v) => AnyValueKind::Blob(Arc::new(v.to_vec())),
-            };
-            let value_kind = value_type(&kind);
-            row_out.columns.push(AnyColumn {
-                ordinal: i,
-                name: name.clone(),
-                type_info: AnyTypeInfo {
-                    kind: declared.unwrap_or(value_kind),
-                },
-            });
-            row_out.values.push(AnyValue { kind });
-        }
-        out.push(row_out);
+        let value_kind = value_type(&kind);
+        out.columns.push(AnyColumn {
+            ordinal: i,
+            name: name.clone(),
+            type_info: AnyTypeInfo {
+                kind: declared.unwrap_or(value_kind),
+            },
+        });
+        out.values.push(AnyValue { kind });
     }
     Ok(out)
 }
