@@ -455,14 +455,16 @@ impl Audit {
         }
     }
 
-    fn finish(&self, decision: &'static str, reason: &'static str) {
+    /// Record the call's outcome. Each call is finished once, so its
+    /// fields move into the record instead of being copied.
+    fn finish(&mut self, decision: &'static str, reason: &'static str) {
         self.sink.record(crate::audit::AuditRecord {
-            request_id: self.request_id.clone(),
+            request_id: std::mem::take(&mut self.request_id),
             at: crate::db::now(),
             transport: self.transport,
-            subject: self.subject.clone(),
-            client: self.client.clone(),
-            tool: self.tool.clone(),
+            subject: std::mem::take(&mut self.subject),
+            client: std::mem::take(&mut self.client),
+            tool: std::mem::take(&mut self.tool),
             scopes: self.scopes.join(" "),
             decision,
             reason,
