@@ -586,7 +586,11 @@ mod tests {
             sqlx_core::any::AnyTypeInfoKind::Bool
         );
         assert_eq!(added[0].try_get::<i64, _>("pinned").unwrap(), 1);
-        assert_eq!(reads.counts(), (2, 1), "one connection: opened, then reused");
+        assert_eq!(
+            reads.counts(),
+            (2, 1),
+            "one connection: opened, then reused"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
