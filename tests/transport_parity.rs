@@ -210,7 +210,19 @@ async fn http_and_stdio_answer_alike() {
     assert_eq!(last(8)["result"]["isError"], json!(true));
     assert_eq!(last(9)["result"]["supportedVersions"][0], json!(MODERN));
     assert_eq!(last(10)["result"]["cacheScope"], json!("private"));
-    assert_eq!(last(11)["result"]["resultType"], json!("complete"));
+    // Every 2026-07-28 result says it is complete and which server sent
+    // it, the second call's as the first's.
+    for i in [11, 12] {
+        let result = &last(i)["result"];
+        assert_eq!(result["resultType"], json!("complete"), "line {i}");
+        let info = &result["_meta"]["io.modelcontextprotocol/serverInfo"];
+        assert_eq!(
+            info["name"],
+            json!("mcpgen-conformance-fixture"),
+            "line {i}: {result}"
+        );
+        assert!(info["version"].is_string(), "line {i}: {result}");
+    }
     let progress: Vec<&Value> = http[12][..http[12].len() - 1].iter().collect();
     assert_eq!(
         progress.len(),

@@ -150,6 +150,10 @@ pub struct McpServer<S: Tools> {
     pub(crate) audit: AuditSink,
     pub(crate) limits: Limits,
     pub(crate) store: Option<crate::store::Store>,
+    /// What every 2026-07-28 tool result carries besides the result itself
+    /// (`resultType`, `_meta` with `serverInfo`): the same for every call,
+    /// so built once.
+    pub(crate) modern_result_extra: std::sync::OnceLock<serde_json::Value>,
 }
 
 /// Per-subject call budgets from `[limits]` and `[tools.*] calls_per_minute`.
@@ -263,6 +267,7 @@ impl<S: Tools> McpServer<S> {
             audit: AuditSink::tracing_only(),
             limits,
             store: None,
+            modern_result_extra: std::sync::OnceLock::new(),
         })
     }
 

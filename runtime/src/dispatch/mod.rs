@@ -476,11 +476,15 @@ pub(super) fn call_reply<S: Tools>(
         id: &'a Value,
         result: crate::content::WireResult<'a>,
     }
-    let extra = (*era == Era::Modern).then(|| finish(server, Value::Object(Map::new()), era));
+    let extra = (*era == Era::Modern).then(|| {
+        server
+            .modern_result_extra
+            .get_or_init(|| finish(server, Value::Object(Map::new()), era))
+    });
     let response = Response {
         jsonrpc: "2.0",
         id: msg.id.as_ref().unwrap_or(&Value::Null),
-        result: result.wire(extra.as_ref()),
+        result: result.wire(extra),
     };
     match serde_json::to_string(&response) {
         Ok(text) => Reply {
