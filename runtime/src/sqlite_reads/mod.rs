@@ -33,14 +33,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sqlx_core::any::{AnyRow, AnyValueKind};
 use tokio::sync::Semaphore;
 
+use deadline::Deadline;
 use rows::{STATEMENTS, Shapes, run};
 
+mod deadline;
 mod rows;
 
 /// How much CPU time a read may use on the request's thread before it is
@@ -90,58 +92,6 @@ struct Reader {
     shapes: Shapes,
 }
 
-/// When the progress handler interrupts a statement: once it has run for
-/// half the budget on the clock and then used the other half of the
-/// thread's CPU time. Until the clock passes `clock` the handler reads only
-/// the clock (the vDSO, no system call: nearly every read ends there); the
-/// first check after that reads the thread's CPU time once and sets `cpu`
-/// half a budget later. The thread cannot have used more CPU time than
-/// has passed on the clock, so a statement holds the runtime for at most
-/// the budget of its own work; one the kernel preempts is not interrupted
-/// for the wait. Nanoseconds; `clock` is `u64::MAX` for no deadline, `cpu`
-/// is `u64::MAX` until the clock has passed.
-struct Deadline {
-    clock: AtomicU64,
-    cpu: AtomicU64,
-}
-
-/// Each of the two phases of the inline budget, in nanoseconds.
-const HALF_BUDGET: u64 = INLINE_BUDGET.as_nanos() as u64 / 2;
-
-impl Deadline {
-    fn none() -> Self {
-        Self {
-            clock: AtomicU64::new(u64::MAX),
-            cpu: AtomicU64::new(u64::MAX),
-        }
-    }
-
-    /// Start the inline budget.
-    fn start(&self) {
-        self.clock
-            .store(clock_nanos().saturating_add(HALF_BUDGET), Ordering::Relaxed);
-        self.cpu.store(u64::MAX, Ordering::Relaxed);
-    }
-
-    fn clear(&self) {
-        self.clock.store(u64::MAX, Ordering::Relaxed);
-        self.cpu.store(u64::MAX, Ordering::Relaxed);
-    }
-
-    fn passed(&self) -> bool {
-        if clock_nanos() <= self.clock.load(Ordering::Relaxed) {
-            return false;
-        }
-        let cpu = self.cpu.load(Ordering::Relaxed);
-        if cpu == u64::MAX {
-            self.cpu
-                .store(cpu_nanos().saturating_add(HALF_BUDGET), Ordering::Relaxed);
-            return false;
-        }
-        cpu_nanos() > cpu
-    }
-}
-
 /// Why a read did not finish on the request's thread.
 enum Inline {
     /// It would have run past the budget, or waited, or needed a new
@@ -160,29 +110,6 @@ pub(crate) enum ReadError {
     Decode(String),
     #[error("the blocking pool is gone")]
     ShutDown,
-}
-
-/// Time on the monotonic clock since the first call, in nanoseconds (no
-/// system call: the vDSO).
-fn clock_nanos() -> u64 {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// CPU time used by the calling thread, in nanoseconds.
-#[cfg(unix)]
-fn cpu_nanos() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    u64::try_from(t.tv_sec)
-        .unwrap_or(0)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
-}
-
-/// Elsewhere, time on the clock.
-#[cfg(not(unix))]
-fn cpu_nanos() -> u64 {
-    clock_nanos()
 }
 
 impl SqliteReads {
@@ -315,51 +242,6 @@ mod tests {
     use super::*;
     use sqlx::{ConnectOptions as _, Row as _};
     use std::sync::atomic::AtomicBool;
-
-    /// Burn the calling thread's CPU for at least `nanos`.
-    fn spin_cpu(nanos: u64) {
-        let start = cpu_nanos();
-        let mut x = 0u64;
-        while cpu_nanos() < start + nanos {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-        }
-    }
-
-    #[test]
-    fn the_budget_counts_the_threads_own_work_not_time_asleep() {
-        let deadline = Deadline::none();
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(!deadline.passed(), "no deadline until one is started");
-
-        deadline.start();
-        assert!(!deadline.passed(), "just started");
-        // Four budgets asleep (as if preempted): the clock half is over,
-        // but the thread has done no work, so the statement goes on.
-        std::thread::sleep(INLINE_BUDGET * 4);
-        assert!(!deadline.passed());
-        std::thread::sleep(INLINE_BUDGET * 4);
-        assert!(!deadline.passed(), "still no work done");
-        // Then the other half of the budget in work: interrupted.
-        spin_cpu(HALF_BUDGET + 10_000);
-        assert!(deadline.passed());
-
-        // A statement that works throughout is interrupted after about
-        // one budget of CPU time: half on the clock, half measured.
-        deadline.start();
-        let start = cpu_nanos();
-        while !deadline.passed() {
-            spin_cpu(1_000);
-        }
-        let used = cpu_nanos() - start;
-        assert!(
-            used >= HALF_BUDGET,
-            "interrupted after {used} ns of work, before half the budget"
-        );
-
-        deadline.clear();
-        spin_cpu(3 * HALF_BUDGET);
-        assert!(!deadline.passed(), "a cleared deadline never passes");
-    }
 
     /// The bundled SQLite is built as `.cargo/config.toml` asks: no
     /// allocation statistics (a process-wide mutex on every allocation)
