@@ -112,7 +112,8 @@ pub(super) fn decide<S: Tools>(
 pub(crate) struct ToolCall<S: Tools> {
     server: Arc<McpServer<S>>,
     index: usize,
-    msg: Message,
+    /// The request's id, for the answer.
+    id: Value,
     arguments: Value,
     caller: Option<Caller>,
     era: Era,
@@ -230,7 +231,7 @@ impl<S: Tools> ToolCall<S> {
             }
         };
         drop(notifier);
-        super::call_reply(&self.server, &self.msg, &result, &self.era)
+        super::call_reply(&self.server, &self.id, &result, &self.era)
     }
 }
 
@@ -244,19 +245,20 @@ impl<S: Tools> ToolCall<S> {
     fn unavailable(&self, message: &str) -> Reply {
         let mut e = RpcError::new(code::UNAVAILABLE, 503, message);
         e.retry_after = Some(1);
-        Reply::error(&e, self.msg.id.as_ref().unwrap_or(&Value::Null))
+        Reply::error(&e, &self.id)
     }
 }
 
 pub(super) fn prepare_call<S: Tools>(
     server: &Arc<McpServer<S>>,
-    msg: &Message,
+    mut msg: Message,
     caller: Option<Caller>,
     era: Era,
     transport: &'static str,
 ) -> Result<Outcome<S>, RpcError> {
-    let name = match msg.params.get("name") {
-        Some(Value::String(n)) => n.clone(),
+    let id = msg.id.take().unwrap_or(Value::Null);
+    let name = match msg.params.remove("name") {
+        Some(Value::String(n)) => n,
         _ => {
             return Err(RpcError::new(
                 code::INVALID_PARAMS,
@@ -281,9 +283,9 @@ pub(super) fn prepare_call<S: Tools>(
     };
     let tool = &server.registry.tools()[index];
     audit.scopes = tool.def().scopes;
-    let arguments = match msg.params.get("arguments") {
+    let arguments = match msg.params.remove("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(a @ Value::Object(_)) => a.clone(),
+        Some(a @ Value::Object(_)) => a,
         Some(_) => {
             audit.finish("denied", "arguments not an object");
             return Err(RpcError::new(
@@ -327,7 +329,7 @@ pub(super) fn prepare_call<S: Tools>(
             );
             let result = CallToolResult::error(text);
             return Ok(Outcome::Reply(super::call_reply(
-                server, msg, &result, &era,
+                server, &id, &result, &era,
             )));
         }
         Decision::MissingScopes => {
@@ -379,7 +381,7 @@ pub(super) fn prepare_call<S: Tools>(
         );
         let result = CallToolResult::error(text);
         return Ok(Outcome::Reply(super::call_reply(
-            server, msg, &result, &era,
+            server, &id, &result, &era,
         )));
     }
     let meta = msg.meta();
@@ -399,7 +401,7 @@ pub(super) fn prepare_call<S: Tools>(
     Ok(Outcome::Call(Box::new(ToolCall {
         server: Arc::clone(server),
         index,
-        msg: msg.clone(),
+        id,
         arguments,
         caller,
         era,

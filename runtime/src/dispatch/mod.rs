@@ -140,6 +140,14 @@ pub(crate) fn prepare<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'
         // Notifications (initialized, cancelled, ...) need no answer.
         return Outcome::Reply(Reply::accepted());
     }
+    if msg.method == "tools/call" {
+        // The call takes the message: its arguments go to the handler
+        // without a copy.
+        return match prepare_call(server, msg, incoming.caller, era, incoming.transport) {
+            Ok(call) => call,
+            Err(e) => Outcome::Reply(Reply::error(&e, &id)),
+        };
+    }
     let result = match (era.clone(), msg.method.as_str()) {
         (Era::Legacy, "initialize") => Ok(initialize(server, &msg)),
         (Era::Legacy, "ping") => Ok(json!({})),
@@ -152,12 +160,6 @@ pub(crate) fn prepare<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'
                     Err(e) => Reply::error(&e, &id),
                 },
             );
-        }
-        (_, "tools/call") => {
-            return match prepare_call(server, &msg, incoming.caller, era, incoming.transport) {
-                Ok(call) => call,
-                Err(e) => Outcome::Reply(Reply::error(&e, &id)),
-            };
         }
         (era, method) => Err(RpcError::new(
             code::METHOD_NOT_FOUND,
@@ -466,7 +468,7 @@ fn list_tools<S: Tools>(
 /// structured content written out as the handler's result serialized it.
 pub(super) fn call_reply<S: Tools>(
     server: &McpServer<S>,
-    msg: &Message,
+    id: &Value,
     result: &crate::content::CallToolResult,
     era: &Era,
 ) -> Reply {
@@ -483,7 +485,7 @@ pub(super) fn call_reply<S: Tools>(
     });
     let response = Response {
         jsonrpc: "2.0",
-        id: msg.id.as_ref().unwrap_or(&Value::Null),
+        id,
         result: result.wire(extra),
     };
     match serde_json::to_string(&response) {
@@ -499,7 +501,7 @@ pub(super) fn call_reply<S: Tools>(
                 500,
                 "internal error: the result could not be sent",
             ),
-            msg.id.as_ref().unwrap_or(&Value::Null),
+            id,
         ),
     }
 }
