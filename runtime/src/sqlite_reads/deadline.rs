@@ -8,17 +8,23 @@ use super::INLINE_BUDGET;
 
 /// When the progress handler interrupts a statement: once it has run for
 /// half the budget on the clock and then used the other half of the
-/// thread's CPU time. Until the clock passes `clock` the handler reads only
-/// the clock (the vDSO, no system call: nearly every read ends there); the
-/// first check after that reads the thread's CPU time once and sets `cpu`
-/// half a budget later. The thread cannot have used more CPU time than
-/// has passed on the clock, so a statement holds the runtime for at most
-/// the budget of its own work; one the kernel preempts is not interrupted
-/// for the wait. Nanoseconds; `clock` is `u64::MAX` for no deadline, `cpu`
-/// is `u64::MAX` until the clock has passed.
+/// thread's CPU time. The handler reads only the clock (the vDSO, no
+/// system call: nearly every read ends there) until it passes `clock`;
+/// then it reads the thread's CPU time (a system call) and sets `cpu` half
+/// a budget later. A thread cannot use more CPU time than passes on the
+/// clock, so after each CPU reading the next is due only when the clock
+/// has moved by what is left of the CPU budget: a statement the kernel
+/// keeps waiting (a preempted thread, a lock) reads the CPU clock once per
+/// half budget of waiting at most, not at every check. So a statement
+/// holds the runtime for at most the budget of its own work, and one that
+/// waits is not interrupted for the wait. Nanoseconds; `clock` is
+/// `u64::MAX` for no deadline, `cpu` is `u64::MAX` until the clock has
+/// first passed.
 pub(super) struct Deadline {
     clock: AtomicU64,
     cpu: AtomicU64,
+    /// CPU clock readings so far (each one a system call).
+    cpu_reads: AtomicU64,
 }
 
 /// Each of the two phases of the inline budget, in nanoseconds.
@@ -29,6 +35,7 @@ impl Deadline {
         Self {
             clock: AtomicU64::new(u64::MAX),
             cpu: AtomicU64::new(u64::MAX),
+            cpu_reads: AtomicU64::new(0),
         }
     }
 
@@ -45,16 +52,32 @@ impl Deadline {
     }
 
     pub(super) fn passed(&self) -> bool {
-        if clock_nanos() <= self.clock.load(Ordering::Relaxed) {
+        let now = clock_nanos();
+        if now <= self.clock.load(Ordering::Relaxed) {
             return false;
         }
-        let cpu = self.cpu.load(Ordering::Relaxed);
-        if cpu == u64::MAX {
-            self.cpu
-                .store(cpu_nanos().saturating_add(HALF_BUDGET), Ordering::Relaxed);
-            return false;
-        }
-        cpu_nanos() > cpu
+        let used = cpu_nanos();
+        self.cpu_reads.fetch_add(1, Ordering::Relaxed);
+        let cpu = match self.cpu.load(Ordering::Relaxed) {
+            u64::MAX => {
+                let cpu = used.saturating_add(HALF_BUDGET);
+                self.cpu.store(cpu, Ordering::Relaxed);
+                cpu
+            }
+            cpu if used > cpu => return true,
+            cpu => cpu,
+        };
+        // No need to look again before the thread could have used the
+        // rest of its CPU budget.
+        self.clock
+            .store(now.saturating_add(cpu - used), Ordering::Relaxed);
+        false
+    }
+
+    /// How many times the CPU clock has been read.
+    #[cfg(test)]
+    fn cpu_reads(&self) -> u64 {
+        self.cpu_reads.load(Ordering::Relaxed)
     }
 }
 
@@ -129,5 +152,38 @@ mod tests {
         deadline.clear();
         spin_cpu(3 * HALF_BUDGET);
         assert!(!deadline.passed(), "a cleared deadline never passes");
+    }
+
+    #[test]
+    fn a_waiting_statement_reads_the_cpu_clock_once_per_half_budget_at_most() {
+        // A statement whose thread was kept waiting past the clock half of
+        // the budget, then checked back to back (as SQLite's progress
+        // handler checks): each CPU reading is a system call, and none is
+        // due before the thread could have used the rest of its budget.
+        let deadline = Deadline::none();
+        deadline.start();
+        let clock = Instant::now();
+        for _ in 0..3 {
+            std::thread::sleep(INLINE_BUDGET);
+            for _ in 0..100 {
+                assert!(!deadline.passed(), "interrupted before using its budget");
+            }
+        }
+        let halves = clock.elapsed().as_nanos() as u64 / HALF_BUDGET;
+        let reads = deadline.cpu_reads();
+        assert!(
+            (1..=halves + 2).contains(&reads),
+            "{reads} CPU clock readings in 300 checks over {halves} half budgets"
+        );
+        // The budget still holds for work.
+        let start = cpu_nanos();
+        while !deadline.passed() {
+            spin_cpu(1_000);
+        }
+        let used = cpu_nanos() - start;
+        assert!(
+            used <= INLINE_BUDGET.as_nanos() as u64,
+            "interrupted after {used} ns of work"
+        );
     }
 }
