@@ -211,8 +211,13 @@ async fn http_and_stdio_answer_alike() {
     assert_eq!(last(9)["result"]["supportedVersions"][0], json!(MODERN));
     assert_eq!(last(10)["result"]["cacheScope"], json!("private"));
     // Every 2026-07-28 result says it is complete and which server sent
-    // it, the second call's as the first's.
-    for i in [11, 12] {
+    // it (discovery, a list and two calls alike), and the legacy handshake
+    // names the same server.
+    assert_eq!(
+        last(0)["result"]["serverInfo"],
+        last(9)["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]
+    );
+    for i in [9, 10, 11, 12] {
         let result = &last(i)["result"];
         assert_eq!(result["resultType"], json!("complete"), "line {i}");
         let info = &result["_meta"]["io.modelcontextprotocol/serverInfo"];

@@ -150,9 +150,9 @@ pub struct McpServer<S: Tools> {
     pub(crate) audit: AuditSink,
     pub(crate) limits: Limits,
     pub(crate) store: Option<crate::store::Store>,
-    /// What every 2026-07-28 tool result carries besides the result itself
-    /// (`resultType`, `_meta` with `serverInfo`): the same for every call,
-    /// so built once.
+    /// What every 2026-07-28 result carries besides its own fields
+    /// (`resultType`, `_meta` with `serverInfo`), built on first use
+    /// (`dispatch::modern_extra`).
     pub(crate) modern_result_extra: std::sync::OnceLock<serde_json::Value>,
 }
 

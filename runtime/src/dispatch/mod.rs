@@ -313,13 +313,23 @@ pub(super) fn finish<S: Tools>(server: &McpServer<S>, mut result: Value, era: &E
     result
 }
 
+/// This server's `Implementation` (name, version, title).
 fn server_info<S: Tools>(server: &McpServer<S>) -> Value {
-    let m = S::manifest();
-    let mut info = json!({"name": m.server.name, "version": server.options.version});
-    if let Some(t) = m.server.title {
-        info["title"] = t.into();
-    }
-    info
+    modern_extra(server)["_meta"][meta::SERVER_INFO].clone()
+}
+
+/// What every 2026-07-28 result carries besides its own fields
+/// (`resultType`, and `_meta` with this server's `serverInfo`): the same
+/// for every result, so built once per server.
+fn modern_extra<S: Tools>(server: &McpServer<S>) -> &Value {
+    server.modern_result_extra.get_or_init(|| {
+        let m = S::manifest();
+        let mut info = json!({"name": m.server.name, "version": server.options.version});
+        if let Some(t) = m.server.title {
+            info["title"] = t.into();
+        }
+        json!({"resultType": "complete", "_meta": {meta::SERVER_INFO: info}})
+    })
 }
 
 fn capabilities() -> Value {
@@ -478,11 +488,7 @@ pub(super) fn call_reply<S: Tools>(
         id: &'a Value,
         result: crate::content::WireResult<'a>,
     }
-    let extra = (*era == Era::Modern).then(|| {
-        server
-            .modern_result_extra
-            .get_or_init(|| finish(server, Value::Object(Map::new()), era))
-    });
+    let extra = (*era == Era::Modern).then(|| modern_extra(server));
     let response = Response {
         jsonrpc: "2.0",
         id,
