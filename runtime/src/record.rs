@@ -68,12 +68,8 @@ impl<R: Record> Owned<R> {
         params.push(sqlx_core::any::AnyValueKind::Text(std::sync::Arc::new(
             inv.caller().subject().to_owned(),
         )));
-        let rows = inv.tx()?.fetch_rows(sql, params).await?;
-        let found = match rows.first() {
-            Some(row) => Some(R::from_row(row).map_err(crate::store::query_failed)?),
-            None => None,
-        };
-        match found {
+        let found = inv.tx()?.fetch(sql, params, |row| R::from_row(row)).await?;
+        match found.into_iter().next() {
             Some(record) => Ok(Self { id, record }),
             None => Err(crate::error::ToolError::NotFound { kind: R::KIND }),
         }

@@ -16,7 +16,7 @@ use crate::db::{Db, DbError, DbKind};
 use crate::error::ToolError;
 use crate::read_pool::{ReadConn, ReadPool};
 use crate::spec::{Access, RecordSpec};
-use crate::sqlite_reads::{Param, SqliteReads};
+use crate::sqlite_reads::{Decode, Param, SqliteReads};
 
 /// The databases a server's handlers use.
 #[derive(Debug, Clone)]
@@ -128,15 +128,17 @@ impl Tx {
         .map_err(|_| ToolError::Internal("the call's transaction is already finished".into()))
     }
 
-    /// Run a query of the runtime's own: on SQLite in a read tool, through
-    /// [`SqliteReads`]; otherwise on the call's connection.
-    pub(crate) async fn fetch_rows(
+    /// Run a query of the runtime's own and decode its rows: on SQLite in
+    /// a read tool, through [`SqliteReads`]; otherwise on the call's
+    /// connection.
+    pub(crate) async fn fetch<T: Send + 'static>(
         &self,
         sql: String,
         params: Vec<Param>,
-    ) -> Result<Vec<AnyRow>, ToolError> {
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, ToolError> {
         if let Source::Reads(_, Some(sqlite)) = &self.0.source {
-            return sqlite.fetch(&sql, &params).await.map_err(|e| {
+            return sqlite.fetch(&sql, &params, decode).await.map_err(|e| {
                 tracing::error!(error = %e, "query failed");
                 ToolError::Unavailable
             });
@@ -144,10 +146,13 @@ impl Tx {
         let mut args = sqlx::any::AnyArguments::default();
         args.values.0 = params;
         let mut conn = self.conn().await?;
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
             .fetch_all(&mut *conn)
             .await
-            .map_err(query_failed)
+            .map_err(query_failed)?;
+        rows.iter()
+            .map(|row| decode(row).map_err(query_failed))
+            .collect()
     }
 
     async fn open(&self) -> Result<TxState, ToolError> {
@@ -202,7 +207,7 @@ pub type Conn<'a> = MappedMutexGuard<'a, AnyConnection>;
 pub struct OwnedQuery<'a, R> {
     tx: &'a Tx,
     spec: RecordSpec,
-    subject: String,
+    subject: &'a str,
     filter: Option<String>,
     tail: Option<String>,
     binds: Vec<Bind>,
@@ -236,13 +241,13 @@ impl From<i64> for Bind {
 
 impl<'a, R> OwnedQuery<'a, R>
 where
-    R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+    R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin + 'static,
 {
-    pub(crate) fn new(tx: &'a Tx, spec: RecordSpec, subject: &str) -> Self {
+    pub(crate) fn new(tx: &'a Tx, spec: RecordSpec, subject: &'a str) -> Self {
         Self {
             tx,
             spec,
-            subject: subject.to_owned(),
+            subject,
             filter: None,
             tail: None,
             binds: Vec::new(),
@@ -269,49 +274,54 @@ where
         self
     }
 
-    fn sql(&self, select: &str) -> String {
-        let mut sql = format!(
-            "SELECT {select} FROM {} WHERE {} = $1",
-            self.spec.table, self.spec.owner
+    /// The statement and its parameters (`$1` the subject, then the
+    /// bound values, moved rather than copied).
+    fn into_parts(self, select: &str) -> (String, Vec<Param>) {
+        let (table, owner) = (self.spec.table, self.spec.owner);
+        let filter = self.filter.as_deref().unwrap_or("");
+        let tail = self.tail.as_deref().unwrap_or("");
+        let mut sql = String::with_capacity(
+            40 + select.len() + table.len() + owner.len() + filter.len() + tail.len(),
         );
-        if let Some(f) = &self.filter {
-            sql.push_str(&format!(" AND ({f})"));
+        for part in [
+            "SELECT ", select, " FROM ", table, " WHERE ", owner, " = $1",
+        ] {
+            sql.push_str(part);
         }
-        if let Some(t) = &self.tail {
+        if self.filter.is_some() {
+            for part in [" AND (", filter, ")"] {
+                sql.push_str(part);
+            }
+        }
+        if self.tail.is_some() {
             sql.push(' ');
-            sql.push_str(t);
+            sql.push_str(tail);
         }
-        sql
-    }
-
-    fn params(&self) -> Vec<Param> {
         let mut params = Vec::with_capacity(1 + self.binds.len());
-        params.push(Param::Text(Arc::new(self.subject.clone())));
-        params.extend(self.binds.iter().map(|b| match b {
-            Bind::Text(s) => Param::Text(Arc::new(s.clone())),
-            Bind::Int(i) => Param::BigInt(*i),
+        params.push(Param::Text(Arc::new(self.subject.to_owned())));
+        params.extend(self.binds.into_iter().map(|b| match b {
+            Bind::Text(s) => Param::Text(Arc::new(s)),
+            Bind::Int(i) => Param::BigInt(i),
         }));
-        params
+        (sql, params)
     }
 
     /// Every matching record the caller owns.
     pub async fn fetch_all(self) -> Result<Vec<R>, ToolError> {
-        let rows = self.tx.fetch_rows(self.sql("*"), self.params()).await?;
-        rows.iter()
-            .map(|row| R::from_row(row).map_err(query_failed))
-            .collect()
+        let tx = self.tx;
+        let (sql, params) = self.into_parts("*");
+        tx.fetch(sql, params, |row| R::from_row(row)).await
     }
 
     /// How many matching records the caller owns.
     pub async fn count(self) -> Result<i64, ToolError> {
-        let rows = self
-            .tx
-            .fetch_rows(self.sql("COUNT(*)"), self.params())
-            .await?;
-        let row = rows
+        let tx = self.tx;
+        let (sql, params) = self.into_parts("COUNT(*)");
+        tx.fetch(sql, params, |row| sqlx::Row::try_get::<i64, _>(row, 0))
+            .await?
             .first()
-            .ok_or_else(|| ToolError::Internal("COUNT(*) returned no row".into()))?;
-        sqlx::Row::try_get::<i64, _>(row, 0).map_err(query_failed)
+            .copied()
+            .ok_or_else(|| ToolError::Internal("COUNT(*) returned no row".into()))
     }
 }
 

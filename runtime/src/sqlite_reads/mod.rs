@@ -26,9 +26,10 @@
 //! page not in memory, that step includes reading it from the file).
 //! Reads are side-effect free, so running one again is safe.
 //!
-//! Rows come back as sqlx [`AnyRow`]s built the way sqlx's own SQLite
-//! driver builds them (each value typed by what SQLite stored), so a
-//! record's `FromRow` reads them exactly as it reads sqlx's.
+//! Each row is handed to the caller's decoder as an sqlx
+//! [`AnyRow`](sqlx_core::any::AnyRow) built the way sqlx's own SQLite driver
+//! builds them (each value typed by what SQLite stored), so a record's
+//! `FromRow` reads it exactly as it reads sqlx's.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,10 +37,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
-use sqlx_core::any::{AnyRow, AnyValueKind};
+#[cfg(test)]
+use sqlx_core::any::AnyRow;
+use sqlx_core::any::AnyValueKind;
 use tokio::sync::Semaphore;
 
 use deadline::Deadline;
+pub(crate) use rows::Decode;
 use rows::{STATEMENTS, Shapes, run};
 
 mod deadline;
@@ -124,6 +128,12 @@ impl SqliteReads {
         }))
     }
 
+    /// Every row, whole (a copy of the row `fetch` hands its decoder).
+    #[cfg(test)]
+    pub(crate) async fn rows(&self, sql: &str, params: &[Param]) -> Result<Vec<AnyRow>, ReadError> {
+        self.fetch(sql, params, |row| Ok(row.clone())).await
+    }
+
     /// Reads that finished on the request's thread, and reads moved to the
     /// blocking pool, so far.
     #[cfg(test)]
@@ -135,13 +145,14 @@ impl SqliteReads {
     }
 
     /// Run `sql` with `params` (`$1` is `params[0]`, and so on) and return
-    /// its rows.
-    pub(crate) async fn fetch(
+    /// its rows, each as `decode` makes it.
+    pub(crate) async fn fetch<T: Send + 'static>(
         &self,
         sql: &str,
         params: &[Param],
-    ) -> Result<Vec<AnyRow>, ReadError> {
-        match self.try_inline(sql, params) {
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, ReadError> {
+        match self.try_inline(sql, params, decode) {
             Ok(rows) => {
                 self.0.inline.fetch_add(1, Ordering::Relaxed);
                 return Ok(rows);
@@ -166,7 +177,7 @@ impl SqliteReads {
             };
             reader.conn.busy_timeout(BUSY_TIMEOUT)?;
             reader.deadline.clear();
-            let rows = run(&reader.conn, &mut reader.shapes, &sql, &params);
+            let rows = run(&reader.conn, &mut reader.shapes, &sql, &params, decode);
             this.put(reader);
             rows
         })
@@ -174,7 +185,12 @@ impl SqliteReads {
         .map_err(|_| ReadError::ShutDown)?
     }
 
-    fn try_inline(&self, sql: &str, params: &[Param]) -> Result<Vec<AnyRow>, Inline> {
+    fn try_inline<T>(
+        &self,
+        sql: &str,
+        params: &[Param],
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, Inline> {
         let mut reader = self.take().ok_or(Inline::Move)?;
         let outcome = reader
             .conn
@@ -182,7 +198,7 @@ impl SqliteReads {
             .map_err(ReadError::from)
             .and_then(|()| {
                 reader.deadline.start();
-                run(&reader.conn, &mut reader.shapes, sql, params)
+                run(&reader.conn, &mut reader.shapes, sql, params, decode)
             });
         self.put(reader);
         outcome.map_err(|e| match e {
@@ -315,7 +331,7 @@ mod tests {
         // The first read opens a connection, on the blocking pool; the
         // next ones find it and run where they are.
         for expected in [(0, 1), (1, 1), (2, 1)] {
-            let rows = reads.fetch(sql, &[text("alice")]).await.unwrap();
+            let rows = reads.rows(sql, &[text("alice")]).await.unwrap();
             assert_eq!(rows.len(), 2);
             assert_eq!(reads.counts(), expected);
         }
@@ -324,12 +340,12 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_long_read_leaves_the_runtime_and_still_answers() {
         let reads = SqliteReads::new(&file_with_notes(&scratch("long"), "WAL"));
-        reads.fetch("SELECT 1", &[]).await.unwrap();
+        reads.rows("SELECT 1", &[]).await.unwrap();
         let (ticks, stop) = ticker();
         // Hundreds of milliseconds of work: far past the budget.
         let sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
                    SELECT count(*) AS n, $1 AS owner FROM c";
-        let rows = reads.fetch(sql, &[text("alice")]).await.unwrap();
+        let rows = reads.rows(sql, &[text("alice")]).await.unwrap();
         stop.store(true, Ordering::Relaxed);
         assert_eq!(rows[0].try_get::<i64, _>("n").unwrap(), 3_000_000);
         assert_eq!(rows[0].try_get::<String, _>("owner").unwrap(), "alice");
@@ -345,7 +361,7 @@ mod tests {
             ticks.load(Ordering::Relaxed)
         );
         // The connection it interrupted is fine for the next read.
-        assert_eq!(reads.fetch("SELECT 2 AS two", &[]).await.unwrap().len(), 1);
+        assert_eq!(reads.rows("SELECT 2 AS two", &[]).await.unwrap().len(), 1);
         assert_eq!(reads.counts(), (1, 2));
     }
 
@@ -355,7 +371,7 @@ mod tests {
         // until it commits.
         let path = file_with_notes(&scratch("busy"), "DELETE");
         let reads = SqliteReads::new(&path);
-        reads.fetch("SELECT 1", &[]).await.unwrap();
+        reads.rows("SELECT 1", &[]).await.unwrap();
         let writer = Connection::open(&path).unwrap();
         writer
             .execute_batch(
@@ -368,7 +384,7 @@ mod tests {
         });
         let (ticks, stop) = ticker();
         let rows = reads
-            .fetch(
+            .rows(
                 "SELECT id FROM notes WHERE owner_id = $1 ORDER BY id",
                 &[text("alice")],
             )
@@ -406,20 +422,9 @@ mod tests {
             .fetch_all(&mut sqlx_conn)
             .await
             .unwrap();
-        let describe = |rows: &[AnyRow]| -> Vec<String> {
-            rows.iter()
-                .map(|r| {
-                    let cols: Vec<_> = r
-                        .columns
-                        .iter()
-                        .map(|c| format!("{}:{:?}", c.name, c.type_info.kind))
-                        .collect();
-                    format!("{cols:?} {:?}", r.values)
-                })
-                .collect()
-        };
+        let describe = |rows: &[AnyRow]| -> Vec<String> { rows.iter().map(described).collect() };
         for _ in 0..2 {
-            let ours = reads.fetch(sql, &params).await.unwrap();
+            let ours = reads.rows(sql, &params).await.unwrap();
             assert_eq!(describe(&ours), describe(&theirs));
             assert_eq!(ours.len(), 3);
             // By name, as a record's `FromRow` reads them.
@@ -427,6 +432,40 @@ mod tests {
             assert_eq!(ours[1].try_get::<Option<i64>, _>("n").unwrap(), None);
             assert_eq!(ours[2].try_get::<f64, _>("score").unwrap(), 1.5);
         }
+
+        // Decoded in place, as records are: one row reused for every
+        // result row, its text and blob buffers overwritten. Each row reads
+        // as sqlx's does, with nothing left over from the row before: text
+        // shorter than the last, a NULL after a value, a column whose
+        // values (undeclared) change type from row to row.
+        let mixed = "SELECT column1 AS a, column2 AS b, column3 AS c FROM (VALUES \
+                     ('a longer text', 1, x'0102'), (2, 'x', x'03'), (NULL, x'01', NULL), \
+                     ('s', 'yy', 'text'), ('', NULL, x''))";
+        for (sql, params) in [(sql, &params[..]), (mixed, &[][..])] {
+            let mut args = sqlx::any::AnyArguments::default();
+            args.values.0 = params.to_vec();
+            let theirs = sqlx::query_with(sql, args)
+                .fetch_all(&mut sqlx_conn)
+                .await
+                .unwrap();
+            for _ in 0..2 {
+                let ours = reads
+                    .fetch(sql, params, |row| Ok(described(row)))
+                    .await
+                    .unwrap();
+                assert_eq!(ours, describe(&theirs), "{sql}");
+            }
+        }
+    }
+
+    /// A row's columns (names and types) and values, as text.
+    fn described(row: &AnyRow) -> String {
+        let cols: Vec<_> = row
+            .columns
+            .iter()
+            .map(|c| format!("{}:{:?}", c.name, c.type_info.kind))
+            .collect();
+        format!("{cols:?} {:?}", row.values)
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -437,7 +476,7 @@ mod tests {
         let names = |row: &AnyRow| -> Vec<String> {
             row.columns.iter().map(|c| c.name.to_string()).collect()
         };
-        let before = reads.fetch(sql, &[text("a")]).await.unwrap();
+        let before = reads.rows(sql, &[text("a")]).await.unwrap();
         assert_eq!(before[0].columns.len(), 7);
         assert_eq!(before[0].try_get::<String, _>("label").unwrap(), "x");
         // Another connection (a migration, another process) reshapes the
@@ -446,7 +485,7 @@ mod tests {
         // added.
         let migrate = |sql: &str| Connection::open(&path).unwrap().execute_batch(sql).unwrap();
         migrate("ALTER TABLE notes RENAME COLUMN label TO tag");
-        let renamed = reads.fetch(sql, &[text("a")]).await.unwrap();
+        let renamed = reads.rows(sql, &[text("a")]).await.unwrap();
         assert_eq!(
             names(&renamed[0]),
             ["id", "owner_id", "n", "small", "score", "raw", "tag"]
@@ -454,7 +493,7 @@ mod tests {
         assert_eq!(renamed[0].try_get::<String, _>("tag").unwrap(), "x");
         assert!(renamed[0].try_get::<String, _>("label").is_err());
         migrate("ALTER TABLE notes ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT 1");
-        let added = reads.fetch(sql, &[text("a")]).await.unwrap();
+        let added = reads.rows(sql, &[text("a")]).await.unwrap();
         assert_eq!(
             names(&added[0]),
             [
@@ -479,7 +518,7 @@ mod tests {
     async fn parameters_bind_by_their_number_and_reads_cannot_write() {
         let reads = SqliteReads::new(&file_with_notes(&scratch("params"), "WAL"));
         let rows = reads
-            .fetch(
+            .rows(
                 "SELECT $2 || $1 AS joined, $2 AS again",
                 &[text("a"), text("b")],
             )
@@ -488,7 +527,7 @@ mod tests {
         assert_eq!(rows[0].try_get::<String, _>("joined").unwrap(), "ba");
         assert_eq!(rows[0].try_get::<String, _>("again").unwrap(), "b");
         let rows = reads
-            .fetch(
+            .rows(
                 "SELECT ? AS first, ? AS second",
                 &[text("a"), Param::BigInt(2)],
             )
@@ -496,7 +535,7 @@ mod tests {
             .unwrap();
         assert_eq!(rows[0].try_get::<String, _>("first").unwrap(), "a");
         assert_eq!(rows[0].try_get::<i64, _>("second").unwrap(), 2);
-        let Err(missing) = reads.fetch("SELECT $3", &[text("a")]).await else {
+        let Err(missing) = reads.rows("SELECT $3", &[text("a")]).await else {
             panic!("a parameter with no value was accepted");
         };
         assert!(missing.to_string().contains("$3"), "{missing}");
@@ -505,10 +544,10 @@ mod tests {
             "SELECT 1; DELETE FROM notes",
             "CREATE TEMP TABLE t (x)",
         ] {
-            assert!(reads.fetch(sql, &[]).await.is_err(), "{sql} was accepted");
+            assert!(reads.rows(sql, &[]).await.is_err(), "{sql} was accepted");
         }
         let rows = reads
-            .fetch("SELECT count(*) AS n FROM notes", &[])
+            .rows("SELECT count(*) AS n FROM notes", &[])
             .await
             .unwrap();
         assert_eq!(rows[0].try_get::<i64, _>("n").unwrap(), 3);
