@@ -155,23 +155,21 @@ async fn resource_metadata<S: Tools>(State(server): State<Arc<McpServer<S>>>) ->
     )
 }
 
-/// Media types of an `Accept` header, lowercase, without parameters.
+/// Whether the `Accept` headers list JSON and SSE (media types compared
+/// without their parameters, case-insensitively).
 fn accepts(headers: &HeaderMap) -> (bool, bool) {
     let mut json = false;
     let mut sse = false;
     for value in headers.get_all(header::ACCEPT) {
         for part in value.to_str().unwrap_or("").split(',') {
-            let media = part
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            match media.as_str() {
-                "*/*" => (json, sse) = (true, true),
-                "application/json" | "application/*" => json = true,
-                "text/event-stream" | "text/*" => sse = true,
-                _ => {}
+            let media = part.split(';').next().unwrap_or("").trim();
+            let is = |m: &str| media.eq_ignore_ascii_case(m);
+            if is("*/*") {
+                (json, sse) = (true, true);
+            } else if is("application/json") || is("application/*") {
+                json = true;
+            } else if is("text/event-stream") || is("text/*") {
+                sse = true;
             }
         }
     }
@@ -185,12 +183,12 @@ async fn handle_post<S: Tools>(
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
 
-    let content_type = headers
+    let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
-    if content_type.as_deref() != Some("application/json") {
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
         return transport_error(
             415,
             code::INVALID_REQUEST,

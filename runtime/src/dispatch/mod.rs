@@ -175,14 +175,10 @@ pub(crate) fn prepare<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'
 
 /// Pick the era and enforce its header and `_meta` rules.
 fn check_protocol(msg: &Message, headers: Option<&HeaderMap>) -> Result<Era, RpcError> {
-    let header = |name: &str| {
-        headers.map(|h| {
-            h.get(name)
-                .map(|v| v.to_str().map(str::to_owned).map_err(|_| name.to_owned()))
-        })
-    };
+    let header =
+        |name: &'static str| headers.map(|h| h.get(name).map(|v| v.to_str().map_err(|_| name)));
     let version_header = header("mcp-protocol-version");
-    let header_says_modern = matches!(&version_header, Some(Some(Ok(v))) if v == protocol::MODERN);
+    let header_says_modern = matches!(version_header, Some(Some(Ok(v))) if v == protocol::MODERN);
     let modern =
         msg.meta_version().is_some() || header_says_modern || msg.method == "server/discover";
     if !modern {
@@ -273,7 +269,7 @@ fn check_protocol(msg: &Message, headers: Option<&HeaderMap>) -> Result<Era, Rpc
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             match header("mcp-name").flatten() {
-                Some(Ok(raw)) => match protocol::decode_header_value(&raw) {
+                Some(Ok(raw)) => match protocol::decode_header_value(raw) {
                     Some(v) if v == body => {}
                     Some(v) => {
                         return Err(mismatch(format!(
