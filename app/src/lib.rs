@@ -126,52 +126,68 @@ pub struct Created {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Notes;
 
-/// `text` with LIKE wildcards escaped (`\` is the escape character).
-fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+/// The LIKE pattern matching `query` anywhere, lowercased, its wildcards
+/// escaped (`\` is the escape character).
+fn contains_pattern(query: &str) -> String {
+    let lowered = query.to_lowercase();
+    let mut pattern = String::with_capacity(lowered.len() + 2);
+    pattern.push('%');
+    for c in lowered.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The search condition on `$2`, the pattern: `$2 || ''` rather than a bare
+/// parameter because SQLite re-prepares a statement on every call whose
+/// LIKE pattern is a bound parameter (the value could change the plan),
+/// which was a third of this query's cost in SQLite; an expression keeps
+/// the cached plan. (No index could serve `LOWER(...) LIKE`.)
+macro_rules! matching {
+    () => {
+        "(LOWER(title) LIKE ($2 || '') ESCAPE '\\' OR LOWER(body) LIKE ($2 || '') ESCAPE '\\')"
+    };
 }
 
 #[mcpgen::tools(manifest = "../mcp-manifest.toml", migrations = "migrations")]
 impl Notes {
     #[tool]
     async fn search_owned_notes(&self, cx: ReadCx<'_>, input: Search) -> ToolResult<Found> {
-        let pattern = format!("%{}%", like_escape(&input.query.to_lowercase()));
-        let (after, direction) = match input.order {
-            Order::NewestFirst => ("<", "DESC"),
-            Order::OldestFirst => (">", "ASC"),
+        // Each statement text is a constant, so each is prepared once per
+        // connection (`LIMIT ($N + 0)`: a bare LIMIT parameter makes SQLite
+        // re-prepare too). One more than the page, to know whether another
+        // page follows.
+        let mut query = cx
+            .select_owned::<Note>()?
+            .bind(contains_pattern(&input.query));
+        query = match &input.cursor {
+            None => query.filter(matching!()).then(match input.order {
+                Order::NewestFirst => "ORDER BY created_at DESC, id DESC LIMIT ($3 + 0)",
+                Order::OldestFirst => "ORDER BY created_at ASC, id ASC LIMIT ($3 + 0)",
+            }),
+            Some(cursor) => {
+                let (at, id) = decode_cursor(cursor).ok_or_else(|| {
+                    ToolError::invalid_arguments(
+                        "unknown cursor: pass the next_cursor of a previous page",
+                    )
+                })?;
+                match input.order {
+                    Order::NewestFirst => query
+                        .filter(concat!(matching!(), " AND (created_at, id) < ($3, $4)"))
+                        .then("ORDER BY created_at DESC, id DESC LIMIT ($5 + 0)"),
+                    Order::OldestFirst => query
+                        .filter(concat!(matching!(), " AND (created_at, id) > ($3, $4)"))
+                        .then("ORDER BY created_at ASC, id ASC LIMIT ($5 + 0)"),
+                }
+                .bind(at)
+                .bind(id)
+            }
         };
-        // `$2 || ''` and `LIMIT ($N + 0)` rather than bare parameters:
-        // SQLite re-prepares a statement on every call whose LIKE pattern
-        // or LIMIT is a bound parameter (the value could change the plan),
-        // which was a third of this query's cost in SQLite; an expression
-        // keeps the cached plan. (No index could serve `LOWER(...) LIKE`.)
-        let mut filter =
-            "(LOWER(title) LIKE ($2 || '') ESCAPE '\\' OR LOWER(body) LIKE ($2 || '') ESCAPE '\\')"
-                .to_owned();
-        let mut query = cx.select_owned::<Note>()?;
-        query = query.bind(pattern);
-        let mut next = 3;
-        if let Some(cursor) = &input.cursor {
-            let (at, id) = decode_cursor(cursor).ok_or_else(|| {
-                ToolError::invalid_arguments(
-                    "unknown cursor: pass the next_cursor of a previous page",
-                )
-            })?;
-            filter.push_str(&format!(" AND (created_at, id) {after} ($3, $4)"));
-            query = query.bind(at).bind(id);
-            next = 5;
-        }
-        // One more than the page, to know whether another page follows.
-        let mut notes = query
-            .filter(&filter)
-            .then(&format!(
-                "ORDER BY created_at {direction}, id {direction} LIMIT (${next} + 0)"
-            ))
-            .bind(i64::from(input.limit) + 1)
-            .fetch_all()
-            .await?;
+        let mut notes = query.bind(i64::from(input.limit) + 1).fetch_all().await?;
         let next_cursor = if notes.len() > input.limit as usize {
             notes.truncate(input.limit as usize);
             notes.last().map(encode_cursor)
