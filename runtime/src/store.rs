@@ -277,23 +277,16 @@ where
     /// The statement and its parameters (`$1` the subject, then the
     /// bound values, moved rather than copied).
     fn into_parts(self, select: &str) -> (String, Vec<Param>) {
-        let (table, owner) = (self.spec.table, self.spec.owner);
-        let filter = self.filter.as_deref().unwrap_or("");
-        let tail = self.tail.as_deref().unwrap_or("");
-        let mut sql = String::with_capacity(
-            40 + select.len() + table.len() + owner.len() + filter.len() + tail.len(),
+        let mut sql = format!(
+            "SELECT {select} FROM {} WHERE {} = $1",
+            self.spec.table, self.spec.owner
         );
-        for part in [
-            "SELECT ", select, " FROM ", table, " WHERE ", owner, " = $1",
-        ] {
-            sql.push_str(part);
+        if let Some(filter) = &self.filter {
+            sql.push_str(" AND (");
+            sql.push_str(filter);
+            sql.push(')');
         }
-        if self.filter.is_some() {
-            for part in [" AND (", filter, ")"] {
-                sql.push_str(part);
-            }
-        }
-        if self.tail.is_some() {
+        if let Some(tail) = &self.tail {
             sql.push(' ');
             sql.push_str(tail);
         }

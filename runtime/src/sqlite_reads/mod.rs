@@ -416,12 +416,17 @@ mod tests {
             .connect()
             .await
             .unwrap();
-        let mut args = sqlx::any::AnyArguments::default();
-        args.values.0 = params.to_vec();
-        let theirs = sqlx::query_with(sql, args)
-            .fetch_all(&mut sqlx_conn)
-            .await
-            .unwrap();
+        // The rows sqlx's own driver builds for `sql`.
+        async fn sqlx_rows(
+            conn: &mut sqlx::AnyConnection,
+            sql: &'static str,
+            params: &[Param],
+        ) -> Vec<AnyRow> {
+            let mut args = sqlx::any::AnyArguments::default();
+            args.values.0 = params.to_vec();
+            sqlx::query_with(sql, args).fetch_all(conn).await.unwrap()
+        }
+        let theirs = sqlx_rows(&mut sqlx_conn, sql, &params).await;
         let describe = |rows: &[AnyRow]| -> Vec<String> { rows.iter().map(described).collect() };
         for _ in 0..2 {
             let ours = reads.rows(sql, &params).await.unwrap();
@@ -442,12 +447,7 @@ mod tests {
                      ('a longer text', 1, x'0102'), (2, 'x', x'03'), (NULL, x'01', NULL), \
                      ('s', 'yy', 'text'), ('', NULL, x''))";
         for (sql, params) in [(sql, &params[..]), (mixed, &[][..])] {
-            let mut args = sqlx::any::AnyArguments::default();
-            args.values.0 = params.to_vec();
-            let theirs = sqlx::query_with(sql, args)
-                .fetch_all(&mut sqlx_conn)
-                .await
-                .unwrap();
+            let theirs = sqlx_rows(&mut sqlx_conn, sql, params).await;
             for _ in 0..2 {
                 let ours = reads
                     .fetch(sql, params, |row| Ok(described(row)))
