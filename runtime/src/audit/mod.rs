@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::db::{Db, DbKind};
+use crate::db::{Db, DbError, DbKind};
+
+mod sqlite;
 
 /// One decision.
 #[derive(Debug, Clone)]
@@ -61,6 +63,7 @@ pub const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 pub const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semaphore>) {
+    let mut target = Target::new(db);
     let mut pending: VecDeque<AuditRecord> = VecDeque::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     let mut failing = false;
@@ -119,56 +122,61 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semapho
         }
         while !pending.is_empty() {
             let n = pending.len().min(BATCH);
-            let batch = pending.make_contiguous();
-            let result = write(&db, &batch[..n]).await;
+            let batch = Arc::new(pending.drain(..n).collect::<Vec<_>>());
+            let result = target.write(&batch).await;
             last_write = std::time::Instant::now();
             match result {
                 Ok(()) => {
-                    pending.drain(..n);
                     if failing {
                         tracing::info!("audit records are being written again");
                     }
                     failing = false;
                 }
-                Err(sqlx::Error::Database(e)) if n > 1 => {
+                Err(WriteError::Refused(message)) if n > 1 => {
                     // The database answered and refused the batch: write
                     // its records one by one, so only a record it refuses
                     // is lost, never the ones that share its batch.
-                    tracing::warn!(error = %e.message(), records = n, "audit batch refused; writing its records one by one");
-                    let mut done = 0;
-                    while done < n {
-                        match write(&db, std::slice::from_ref(&pending[done])).await {
+                    tracing::warn!(error = %message, records = n, "audit batch refused; writing its records one by one");
+                    let mut rest = Arc::unwrap_or_clone(batch).into_iter();
+                    while let Some(r) = rest.next() {
+                        let one = Arc::new(vec![r]);
+                        match target.write(&one).await {
                             Ok(()) => {}
-                            Err(sqlx::Error::Database(e)) => tracing::error!(
-                                error = %e.message(),
-                                request_id = %pending[done].request_id,
+                            Err(WriteError::Refused(message)) => tracing::error!(
+                                error = %message,
+                                request_id = %one[0].request_id,
                                 "audit record refused by the database"
                             ),
-                            // Unavailable now: keep the rest for the retry.
-                            Err(_) => break,
+                            Err(WriteError::Unavailable(_)) => {
+                                // Unavailable now: keep this one and the
+                                // rest for the retry.
+                                keep(
+                                    &mut pending,
+                                    Arc::unwrap_or_clone(one).into_iter().chain(rest),
+                                );
+                                failing = true;
+                                break;
+                            }
                         }
-                        done += 1;
                     }
-                    pending.drain(..done);
-                    if done < n {
-                        failing = true;
+                    if failing {
                         break;
                     }
                 }
-                Err(sqlx::Error::Database(e)) => {
+                Err(WriteError::Refused(message)) => {
                     // Retrying the same record cannot help, and must not
                     // hold up the ones behind it.
-                    tracing::error!(error = %e.message(), "audit record refused by the database");
-                    pending.drain(..n);
+                    tracing::error!(error = %message, "audit record refused by the database");
                 }
-                Err(e) => {
+                Err(WriteError::Unavailable(message)) => {
                     if !failing {
                         tracing::error!(
-                            error = %crate::db::DbError::from(e),
-                            records = pending.len(),
+                            error = %message,
+                            records = pending.len() + n,
                             "cannot write audit records; keeping them and retrying"
                         );
                     }
+                    keep(&mut pending, Arc::unwrap_or_clone(batch));
                     failing = true;
                     break;
                 }
@@ -182,6 +190,60 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semapho
         if failing && !open {
             tracing::error!(records = pending.len(), "audit records not written at exit");
             break;
+        }
+    }
+}
+
+/// Put records that could not be written back at the front of the queue,
+/// in their order.
+fn keep<I>(pending: &mut VecDeque<AuditRecord>, records: I)
+where
+    I: IntoIterator<Item = AuditRecord>,
+    I::IntoIter: DoubleEndedIterator,
+{
+    for r in records.into_iter().rev() {
+        pending.push_front(r);
+    }
+}
+
+/// Why a batch was not written.
+#[derive(Debug)]
+enum WriteError {
+    /// The database answered and refused it (a constraint): writing the
+    /// same records again cannot help.
+    Refused(String),
+    /// The database could not be used: keep the records and retry.
+    Unavailable(String),
+}
+
+impl From<sqlx::Error> for WriteError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Database(e) => WriteError::Refused(e.message().to_owned()),
+            other => WriteError::Unavailable(DbError::from(other).to_string()),
+        }
+    }
+}
+
+/// Where the writer puts batches: an SQLite file through its own
+/// connection (`sqlite.rs`), PostgreSQL through the pool.
+struct Target {
+    db: Db,
+    sqlite: Option<sqlite::SqliteWriter>,
+}
+
+impl Target {
+    fn new(db: Db) -> Self {
+        let sqlite = db
+            .sqlite_path()
+            .map(|path| sqlite::SqliteWriter::new(std::path::Path::new(path)));
+        Self { db, sqlite }
+    }
+
+    async fn write(&mut self, batch: &Arc<Vec<AuditRecord>>) -> Result<(), WriteError> {
+        match &mut self.sqlite {
+            Some(sqlite) => sqlite.write(&self.db, Arc::clone(batch)).await,
+            None => write(&self.db, batch).await.map_err(WriteError::from),
         }
     }
 }
@@ -287,6 +349,11 @@ impl AuditSink {
 /// text) made the database refuse the whole batch, erasing other callers'
 /// records.
 pub(crate) fn field(text: &str) -> String {
+    // Nearly every field is short and clean: copy it as it is. (At most
+    // FIELD_CHARS bytes is at most FIELD_CHARS characters.)
+    if text.len() <= FIELD_CHARS && !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
     let mut out: String = text
         .chars()
         .take(FIELD_CHARS)
@@ -302,20 +369,17 @@ pub(crate) fn field(text: &str) -> String {
 /// The longest text field stored, in characters.
 pub const FIELD_CHARS: usize = 200;
 
-/// Write a batch as one statement (so in one transaction). Idempotent: a
-/// batch whose acknowledgement was lost (connection cut after the database
-/// applied it) is retried, and rows already there are skipped.
+/// Write a batch to PostgreSQL as one statement (so in one transaction).
+/// Idempotent: a batch whose acknowledgement was lost (connection cut after
+/// the database applied it) is retried, and rows already there are skipped.
 ///
 /// The records go as one parameter, a JSON array of arrays, which the
 /// database unpacks: one statement text whatever the batch size, and one
 /// value to bind instead of ten per record (sqlx's `Any` driver copies
-/// every bound string into an `Arc<String>`, its SQLite driver copies it
-/// again and SQLite once more: binding and freeing those copies was 40% of
-/// the audit writer's thread). On SQLite, `jsonb_each` parses the array
-/// once into SQLite's binary JSON, so taking each field of a record
-/// (`value ->> n`) reads that binary form instead of parsing the record's
-/// text again per column (as `json_each` did: a third of the writer's CPU).
+/// every bound string into an `Arc<String>` before sending it). The
+/// unpacking is the database server's work, not this process's.
 async fn write(db: &Db, batch: &[AuditRecord]) -> Result<(), sqlx::Error> {
+    debug_assert_eq!(db.kind(), DbKind::Postgres);
     let rows: Vec<_> = batch
         .iter()
         .map(|r| {
@@ -335,25 +399,16 @@ async fn write(db: &Db, batch: &[AuditRecord]) -> Result<(), sqlx::Error> {
         })
         .collect();
     let json = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    let sql = match db.kind() {
-        DbKind::Sqlite => {
-            "INSERT INTO mcpgen_audit (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
-             FROM jsonb_each(?) WHERE true \
-             ON CONFLICT (request_id) DO NOTHING"
-        }
-        DbKind::Postgres => {
-            "INSERT INTO mcpgen_audit (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us) \
-             SELECT r ->> 0, (r ->> 1)::bigint, r ->> 2, r ->> 3, r ->> 4, r ->> 5, r ->> 6, r ->> 7, r ->> 8, (r ->> 9)::bigint \
-             FROM jsonb_array_elements($1::jsonb) AS r \
-             ON CONFLICT (request_id) DO NOTHING"
-        }
-    };
-    sqlx::query(sql)
-        .bind(json)
-        .execute(db.pool())
-        .await
-        .map(drop)
+    sqlx::query(
+        "INSERT INTO mcpgen_audit (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us) \
+         SELECT r ->> 0, (r ->> 1)::bigint, r ->> 2, r ->> 3, r ->> 4, r ->> 5, r ->> 6, r ->> 7, r ->> 8, (r ->> 9)::bigint \
+         FROM jsonb_array_elements($1::jsonb) AS r \
+         ON CONFLICT (request_id) DO NOTHING",
+    )
+    .bind(json)
+    .execute(db.pool())
+    .await
+    .map(drop)
 }
 
 #[cfg(test)]
@@ -425,7 +480,12 @@ mod tests {
                 .await
                 .unwrap()
         };
-        // Batches of any size, each one statement.
+        // Batches of any size, each one transaction.
+        let mut target = Target::new(db.clone());
+        assert!(
+            target.sqlite.is_some(),
+            "an SQLite file gets its own writer"
+        );
         let mut next = 0;
         let mut written = 0;
         for size in [1, 8, 64, 75, 7, 256] {
@@ -437,11 +497,12 @@ mod tests {
                     ..record(i)
                 })
                 .collect();
-            write(&db, &batch).await.unwrap();
+            let batch = Arc::new(batch);
+            target.write(&batch).await.unwrap();
             written += size;
             assert_eq!(count().await, written as i64, "after a batch of {size}");
             // The same batch again (an acknowledgement lost): nothing added.
-            write(&db, &batch).await.unwrap();
+            target.write(&batch).await.unwrap();
             assert_eq!(count().await, written as i64, "a retried batch of {size}");
             next += size;
         }
@@ -500,36 +561,88 @@ mod tests {
             field("a\0b\nc\u{1b}[31m"),
             "a\u{fffd}b\u{fffd}c\u{fffd}[31m"
         );
+        // C1 controls and DEL too, in a field short enough to be copied
+        // whole if it were clean.
+        assert_eq!(field("x\u{85}y\u{7f}"), "x\u{fffd}y\u{fffd}");
+        let ascii = "a".repeat(FIELD_CHARS + 1);
+        assert_eq!(field(&ascii), format!("{}…", &ascii[..FIELD_CHARS - 1]));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_record_the_database_refuses_costs_only_itself() {
-        let (db, dir) = fresh_db("mcpgen-audit-refused").await;
-        sqlx::query(
-            "CREATE TRIGGER refuse BEFORE INSERT ON mcpgen_audit WHEN NEW.subject = 'refused' \
-             BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END",
+        // A refusal that aborts only its statement, and one that rolls the
+        // whole transaction back (taking the batch's earlier records along).
+        for (case, raise) in [("abort", "ABORT"), ("rollback", "ROLLBACK")] {
+            let (db, dir) = fresh_db(&format!("mcpgen-audit-refused-{case}")).await;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON mcpgen_audit WHEN NEW.subject = 'refused' \
+                 BEGIN SELECT RAISE({raise}, 'refused by a constraint'); END"
+            )))
+            .execute(db.pool())
+            .await
+            .unwrap();
+            let sink = AuditSink::to_database(db.clone());
+            // One batch: the writer is busy with nothing else, so all 30
+            // are taken together.
+            for i in 0..30 {
+                let mut r = record(i);
+                if i == 7 || i == 20 {
+                    r.subject = "refused".into();
+                }
+                sink.record(r);
+            }
+            sink.flush().await;
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT request_id FROM mcpgen_audit ORDER BY at, request_id")
+                    .fetch_all(db.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(ids.len(), 28, "{case}: {ids:?}");
+            assert!(!ids.contains(&"test-7".to_owned()), "{case}");
+            assert!(!ids.contains(&"test-20".to_owned()), "{case}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_the_database_cannot_take_are_kept_and_written_once_it_can() {
+        let (db, dir) = fresh_db("mcpgen-audit-outage").await;
+        let table: String = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'mcpgen_audit'",
         )
-        .execute(db.pool())
+        .fetch_one(db.pool())
         .await
         .unwrap();
+        sqlx::query("DROP TABLE mcpgen_audit")
+            .execute(db.pool())
+            .await
+            .unwrap();
         let sink = AuditSink::to_database(db.clone());
-        // One batch: the writer is busy with nothing else, so all 30 are
-        // taken together.
-        for i in 0..30 {
-            let mut r = record(i);
-            if i == 7 {
-                r.subject = "refused".into();
-            }
-            sink.record(r);
+        for i in 0..5 {
+            sink.record(record(i));
         }
+        // Answered once writing has been tried and failed.
         sink.flush().await;
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT request_id FROM mcpgen_audit ORDER BY at, request_id")
+        sink.record(record(5));
+        sqlx::query(sqlx::AssertSqlSafe(table))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        // Retried every RETRY until the database takes them: all of them,
+        // once each.
+        let mut ids: Vec<String> = Vec::new();
+        for _ in 0..50 {
+            ids = sqlx::query_scalar("SELECT request_id FROM mcpgen_audit ORDER BY request_id")
                 .fetch_all(db.pool())
                 .await
                 .unwrap();
-        assert_eq!(ids.len(), 29, "{ids:?}");
-        assert!(!ids.contains(&"test-7".to_owned()));
+            if ids.len() == 6 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let expected: Vec<String> = (0..6).map(|i| format!("test-{i}")).collect();
+        assert_eq!(ids, expected);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
