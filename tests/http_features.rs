@@ -107,6 +107,18 @@ async fn host_and_origin_allowlists_are_configurable() {
         let (status, _, body) = post(&url, ping.clone(), &headers).await;
         assert_eq!(status, want, "{headers:?}: {body}");
     }
+    // Every route is behind the check, the metadata document too.
+    let metadata = url.replacen("/mcp", "/.well-known/oauth-protected-resource/mcp", 1);
+    for (host, want) in [("mcp.internal", 200), ("other.internal", 403)] {
+        let status = reqwest::Client::new()
+            .get(&metadata)
+            .header("host", host)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), want, "metadata with Host {host}");
+    }
 }
 
 #[tokio::test]

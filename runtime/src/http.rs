@@ -10,7 +10,6 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
@@ -40,10 +39,7 @@ pub fn router<S: Tools>(server: Arc<McpServer<S>>) -> Router {
         );
     }
     router
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&server),
-            check_host_and_origin::<S>,
-        ))
+        .layer(HostCheck(Arc::clone(&server)))
         .with_state(server)
 }
 
@@ -88,13 +84,72 @@ fn transport_error(status: u16, code: i64, message: &str) -> Response {
     ))
 }
 
-/// DNS-rebinding defence: the `Host` must be loopback, the resource's own
-/// host, or allowlisted; an `Origin`, when present, likewise.
-async fn check_host_and_origin<S: Tools>(
-    State(server): State<Arc<McpServer<S>>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// DNS-rebinding defence, in front of every route: the `Host` must be
+/// loopback, the resource's own host, or allowlisted; an `Origin`, when
+/// present, likewise. A plain tower layer: the request goes on to the
+/// route as it is, with no boxing or cloning per request.
+struct HostCheck<S: Tools>(Arc<McpServer<S>>);
+
+impl<S: Tools> Clone for HostCheck<S> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<S: Tools, I> tower_layer::Layer<I> for HostCheck<S> {
+    type Service = HostChecked<S, I>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        HostChecked {
+            server: Arc::clone(&self.0),
+            inner,
+        }
+    }
+}
+
+/// A route behind [`HostCheck`].
+struct HostChecked<S: Tools, I> {
+    server: Arc<McpServer<S>>,
+    inner: I,
+}
+
+impl<S: Tools, I: Clone> Clone for HostChecked<S, I> {
+    fn clone(&self) -> Self {
+        Self {
+            server: Arc::clone(&self.server),
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S, I> tower_service::Service<Request> for HostChecked<S, I>
+where
+    S: Tools,
+    I: tower_service::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future =
+        futures_util::future::Either<std::future::Ready<Result<Response, Infallible>>, I::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        use futures_util::future::Either;
+        match refuse_host_or_origin(&self.server, request.headers()) {
+            Some(refused) => Either::Left(std::future::ready(Ok(refused))),
+            None => Either::Right(self.inner.call(request)),
+        }
+    }
+}
+
+/// The 403 for a request whose `Host` or `Origin` is not allowed.
+fn refuse_host_or_origin<S: Tools>(server: &McpServer<S>, headers: &HeaderMap) -> Option<Response> {
     let allowed_host = |host: &str| {
         matches!(host, "localhost" | "127.0.0.1" | "::1")
             || host == server.endpoint.host
@@ -104,19 +159,18 @@ async fn check_host_and_origin<S: Tools>(
                 .iter()
                 .any(|h| h.eq_ignore_ascii_case(host))
     };
-    let host_ok = request
-        .headers()
+    let host_ok = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .is_some_and(|h| allowed_host(&host_of(h)));
     if !host_ok {
-        return transport_error(
+        return Some(transport_error(
             403,
             code::INVALID_REQUEST,
             "forbidden: the Host header is not an allowed host of this server",
-        );
+        ));
     }
-    if let Some(origin) = request.headers().get(header::ORIGIN) {
+    if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         let ok = origin.split_once("://").is_some_and(|(scheme, authority)| {
             matches!(scheme, "http" | "https") && allowed_host(&host_of(authority))
@@ -126,14 +180,14 @@ async fn check_host_and_origin<S: Tools>(
             .iter()
             .any(|o| o.eq_ignore_ascii_case(origin));
         if !ok {
-            return transport_error(
+            return Some(transport_error(
                 403,
                 code::INVALID_REQUEST,
                 "forbidden: the Origin header is not an allowed origin of this server",
-            );
+            ));
         }
     }
-    next.run(request).await
+    None
 }
 
 async fn method_not_allowed() -> Response {

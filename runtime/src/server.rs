@@ -190,7 +190,7 @@ impl Endpoint {
         let path = path.split(['?', '#']).next().unwrap_or("/");
         Self {
             scheme: scheme.to_ascii_lowercase(),
-            host: host_of(authority),
+            host: host_of(authority).into_owned(),
             authority: authority.to_owned(),
             path: if path.is_empty() {
                 "/".into()
@@ -218,7 +218,7 @@ impl Endpoint {
 }
 
 /// The host of `host[:port]` or `[v6]:port`, lowercase, without brackets.
-pub(crate) fn host_of(authority: &str) -> String {
+pub(crate) fn host_of(authority: &str) -> std::borrow::Cow<'_, str> {
     let host = if let Some(rest) = authority.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
@@ -230,7 +230,11 @@ pub(crate) fn host_of(authority: &str) -> String {
             }
         })
     };
-    host.to_ascii_lowercase()
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        host.to_ascii_lowercase().into()
+    } else {
+        host.into()
+    }
 }
 
 impl<S: Tools> McpServer<S> {
