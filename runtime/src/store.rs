@@ -47,6 +47,9 @@ impl Store {
         let sqlite = db
             .sqlite_path()
             .map(|path| SqliteReads::new(std::path::Path::new(path)));
+        if let Some(sqlite) = &sqlite {
+            sqlite.warm().await;
+        }
         Ok(Self { db, reads, sqlite })
     }
 
