@@ -93,7 +93,7 @@ fn examples(tool: &str) -> (Vec<Value>, Vec<Value>) {
 fn each_input_schema_accepts_and_refuses_what_it_should() {
     let registry = Notes::registry().unwrap();
     for tool in registry.tools() {
-        let name = tool.def().name;
+        let name: &str = &tool.spec().name;
         let validator = jsonschema::draft202012::new(tool.input_schema()).unwrap();
         let (good, bad) = examples(name);
         for input in good {

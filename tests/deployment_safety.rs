@@ -308,7 +308,7 @@ async fn no_secrets_anywhere() {
             let a = post(
                 &server.url,
                 credential.map(String::as_str),
-                &call(tool.def().name),
+                &call(&tool.spec().name),
             )
             .await;
             seen.push_str(&a.raw);
@@ -316,7 +316,7 @@ async fn no_secrets_anywhere() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     seen.push_str(&server.log());
-    let db = mcpgen::db::Db::connect(&url).await.unwrap();
+    let db = mcpgen::store::Db::connect(&url).await.unwrap();
     let rows = sqlx::query("SELECT * FROM mcpgen_audit")
         .fetch_all(db.pool())
         .await

@@ -7,9 +7,10 @@ use std::time::Duration;
 use axum::routing::get;
 use jsonwebtoken::DecodingKey;
 use mcpgen::audit::AuditSink;
+use mcpgen::auth::AuthError;
 use mcpgen::auth::{Credentials, JwksSource, JwtConfig, JwtVerifier, Keys};
-use mcpgen::db::Db;
-use mcpgen::{AuthError, McpServer, ServerOptions};
+use mcpgen::store::Db;
+use mcpgen::{McpServer, ServerOptions};
 use mcpgen_tests::conformance::Fixture;
 use mcpgen_tests::databases::{self, Backend};
 use mcpgen_tests::process::scratch_dir;
@@ -442,4 +443,63 @@ async fn a_hostile_tool_name_cannot_erase_or_bloat_the_audit_trail() {
             }
         }
     }
+}
+
+/// A call whose caller goes away before it finishes is stopped, and its
+/// audit record says so: `failed`, `cancelled` (it used to leave no record
+/// at all: the decision to run it was lost).
+#[tokio::test]
+async fn a_call_the_caller_abandons_is_recorded_as_cancelled() {
+    let dir = scratch_dir("audit-cancelled");
+    let db = Db::open(None, &dir).await.unwrap();
+    db.migrate_runtime().await.unwrap();
+    let url = fixture_server(Some(db.clone())).await;
+    let alice = token("alice", &["fixture:echo"]);
+    // The tool would sleep 90 ms (its timeout is 100 ms); the client gives
+    // up after 20 ms and closes the connection.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let sent = impatient
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("authorization", format!("Bearer {alice}"))
+        .body(
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+                   "params":{"name":"sleep_scoped","arguments":{"ms":90}}})
+            .to_string(),
+        )
+        .send()
+        .await;
+    assert!(sent.is_err(), "the client gave up before the answer");
+    for _ in 0..60 {
+        let rows = sqlx::query("SELECT tool FROM mcpgen_audit")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Nothing else arrives later (a run to the end would add `allowed`).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rows = sqlx::query("SELECT tool, decision, reason FROM mcpgen_audit")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    let got: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get("tool"), r.get("decision"), r.get("reason")))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "sleep_scoped".to_owned(),
+            "failed".to_owned(),
+            "cancelled".to_owned()
+        )]
+    );
 }

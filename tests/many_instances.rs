@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mcpgen::db::Db;
+use mcpgen::store::Db;
 use mcpgen_tests::databases::create_postgres_database;
 use mcpgen_tests::process::{HttpServer, notes_bin, scratch_dir};
 use mcpgen_tests::proxy::Relay;

@@ -5,7 +5,7 @@
 
 use mcpgen::Caller;
 use mcpgen::audit::AuditSink;
-use mcpgen::db::Db;
+use mcpgen::store::Db;
 use mcpgen_tests::databases::{Backend, fresh, server};
 use mcpgen_tests::sneaky::Sneaky;
 use notes_app::Notes;
@@ -271,15 +271,16 @@ async fn reads_change_nothing(backend: Backend) {
     for tool in registry
         .tools()
         .iter()
-        .filter(|t| t.def().access == mcpgen::Access::Read)
+        .filter(|t| t.spec().access == mcpgen::spec::Access::Read)
     {
-        let args = match tool.def().name {
+        let name: &str = &tool.spec().name;
+        let args = match name {
             "search_owned_notes" => json!({"query": "t"}),
             "get_owned_note" => json!({"id": id}),
             _ => json!({}),
         };
-        let r = s.call_tool(who("alice", &rw), tool.def().name, args).await;
-        assert_eq!(r["result"]["isError"], false, "{}: {r}", tool.def().name);
+        let r = s.call_tool(who("alice", &rw), name, args).await;
+        assert_eq!(r["result"]["isError"], false, "{name}: {r}");
         read_tools += 1;
     }
     assert_eq!(read_tools, 4);

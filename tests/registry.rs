@@ -2,7 +2,8 @@
 //! the manifest, arguments validated against the advertised schemas,
 //! annotations derived from the manifest, writes then reads in SQLite.
 
-use mcpgen::{Access, Caller, Tools};
+use mcpgen::spec::Access;
+use mcpgen::{Caller, Tools};
 use mcpgen_tests::databases::{Backend, fresh, server};
 use notes_app::Notes;
 use serde_json::{Value, json};
@@ -121,13 +122,13 @@ async fn arguments_that_do_not_fit_the_input_type_are_refused() {
 fn annotations_and_schemas_come_from_the_manifest_and_types() {
     let registry = Notes::registry().expect("servable");
     let search = registry.get("search_owned_notes").expect("listed");
-    assert_eq!(search.def().access, Access::Read);
-    assert!(search.def().annotations.read_only_hint);
-    assert_eq!(search.def().annotations.destructive_hint, None);
+    assert_eq!(search.spec().access, Access::Read);
+    assert!(search.spec().annotations.read_only_hint);
+    assert_eq!(search.spec().annotations.destructive_hint, None);
     let create = registry.get("create_text_note").expect("listed");
-    assert!(!create.def().annotations.read_only_hint);
-    assert_eq!(create.def().annotations.destructive_hint, Some(false));
-    assert_eq!(create.def().annotations.idempotent_hint, Some(false));
+    assert!(!create.spec().annotations.read_only_hint);
+    assert_eq!(create.spec().annotations.destructive_hint, Some(false));
+    assert_eq!(create.spec().annotations.idempotent_hint, Some(false));
     // Unknown arguments are refused by the advertised schema itself.
     assert_eq!(create.input_schema()["additionalProperties"], json!(false));
     assert_eq!(create.input_schema()["required"], json!(["title", "body"]));

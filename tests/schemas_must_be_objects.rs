@@ -4,7 +4,8 @@
 //! test every `#[mcpgen::tools]` block generates. These tests show the
 //! failure names the tool, the type and the fix.
 
-use mcpgen::{RegistryError, Tools};
+use mcpgen::Tools;
+use mcpgen::registry::{Registry, RegistryError};
 use mcpgen_tests::schemas::Strings;
 
 #[test]
@@ -14,8 +15,8 @@ fn a_string_input_is_refused_with_the_tool_type_and_fix() {
     assert_eq!(
         err,
         RegistryError::OutputSchemaNotObject {
-            tool: "count_sides",
-            declared_at: "shapes.toml:21:8",
+            tool: "count_sides".into(),
+            declared_at: "shapes.toml:21:8".into(),
             found: "`\"type\": \"integer\"`".to_owned(),
         }
     );
@@ -29,13 +30,13 @@ fn a_string_input_is_refused_with_the_tool_type_and_fix() {
 #[test]
 fn each_non_object_input_is_named() {
     let defs = Strings::definitions();
-    let by_name = |n: &str| defs.iter().find(|d| d.name == n).expect(n);
+    let by_name = |n: &str| defs.iter().find(|d| d.spec.name == n).expect(n);
     for (tool, ty, found) in [
         ("echo_text", "String", "`\"type\": \"string\"`"),
         ("pick_color", "Color", "`\"type\": \"string\"`"),
     ] {
         let def = by_name(tool);
-        let err = mcpgen::Registry::new(Strings::manifest(), std::slice::from_ref(def))
+        let err = Registry::new(Strings::manifest(), std::slice::from_ref(def))
             .err()
             .expect("refused");
         assert_eq!(

@@ -13,10 +13,11 @@ use axum::body::Body;
 use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, encode};
-use mcpgen::Authenticator as _;
 use mcpgen::audit::AuditSink;
-use mcpgen::auth::{CacheConfig, Credentials, JwtConfig, JwtVerifier, Keys, VerifiedCache};
-use mcpgen::db::Db;
+use mcpgen::auth::{
+    Authenticator as _, CacheConfig, Credentials, JwtConfig, JwtVerifier, Keys, VerifiedCache,
+};
+use mcpgen::store::Db;
 use mcpgen::store::Store;
 use mcpgen::{Caller, McpServer, ServerOptions, Tools};
 use notes_app::Notes;
@@ -165,8 +166,14 @@ fn hot_path(c: &mut Criterion) {
     g.bench_function("argument validation", |b| {
         b.iter(|| black_box(tool.validate(black_box(&search)).is_ok()))
     });
-    g.bench_function("scope check", |b| {
-        b.iter(|| black_box(tool.allows(Some(black_box(&alice)))))
+    g.bench_function("policy decision", |b| {
+        b.iter(|| {
+            black_box(mcpgen::__private::bench_policy(
+                &server,
+                "search_owned_notes",
+                Some(black_box(&alice)),
+            ))
+        })
     });
     g.finish();
 

@@ -4,8 +4,7 @@
 
 use crate::model::*;
 
-/// Names every server gets from the runtime; the manifest may not reuse them.
-pub const BUILT_IN_TOOLS: &[&str] = &["get_environment_status", "verify_access"];
+pub use mcpgen_spec::BUILT_IN_TOOLS;
 
 /// Check every rule; return every violation, in manifest order.
 pub fn check(model: &Model) -> Vec<Diagnostic> {

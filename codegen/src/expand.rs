@@ -42,7 +42,7 @@ impl Expansion<'_> {
         let item = self.item;
         let self_ty = &item.self_ty;
         let include = self.include();
-        let manifest = self.manifest_spec();
+        let manifest = self.model.spec();
         let tools = self.pairs();
         let checks = self.all_checks();
         let shims = tools.iter().map(|(_, h)| self.shim(h));
@@ -58,14 +58,14 @@ impl Expansion<'_> {
                 #checks
                 #(#shims)*
 
-                static __MCPGEN_MANIFEST: ::mcpgen::__private::ManifestSpec = #manifest;
-                static __MCPGEN_TOOLS: [::mcpgen::ToolDef<#self_ty>; #count] = [#(#defs),*];
+                static __MCPGEN_MANIFEST: ::mcpgen::__private::spec::ManifestSpec = #manifest;
+                static __MCPGEN_TOOLS: [::mcpgen::__private::ToolDef<#self_ty>; #count] = [#(#defs),*];
 
-                impl ::mcpgen::Tools for #self_ty {
-                    fn manifest() -> &'static ::mcpgen::__private::ManifestSpec {
+                impl ::mcpgen::__private::Tools for #self_ty {
+                    fn manifest() -> &'static ::mcpgen::__private::spec::ManifestSpec {
                         &__MCPGEN_MANIFEST
                     }
-                    fn definitions() -> &'static [::mcpgen::ToolDef<Self>] {
+                    fn definitions() -> &'static [::mcpgen::__private::ToolDef<Self>] {
                         &__MCPGEN_TOOLS
                     }
                     #migrations
@@ -121,19 +121,16 @@ impl Expansion<'_> {
         }
     }
 
-    fn declared_at(&self, tool: &Tool) -> String {
-        format!("{}:{}", self.source.label, tool.name.loc)
-    }
-
     /// Compile-time checks spanned on the user's tokens, so rustc points at
     /// the parameter that disagrees with the manifest.
     fn checks(&self, tool: &Tool, h: &Handler) -> TokenStream {
         let name = &tool.name.value;
-        let at = self.declared_at(tool);
+        let at = tool.declared_at(&self.source.label);
         let cx_ty = with_static_lifetimes(&h.cx_ty);
-        let (declared, wanted, other) = match tool.access.value {
-            Access::Read => (quote!(Read), "ReadCx<'_>", "write"),
-            Access::Write => (quote!(Write), "WriteCx<'_>", "read"),
+        let declared = tool.access.value;
+        let (wanted, other) = match declared {
+            Access::Read => ("ReadCx<'_>", "write"),
+            Access::Write => ("WriteCx<'_>", "read"),
         };
         let access = tool.access.value.as_str();
         let cx_msg = format!(
@@ -143,9 +140,7 @@ impl Expansion<'_> {
         );
         let span = h.cx_ty.span();
         let mut out = quote_spanned! {span=>
-            const _: () = if !::mcpgen::__private::context_grants::<#cx_ty>(
-                ::mcpgen::__private::Access::#declared,
-            ) {
+            const _: () = if !::mcpgen::__private::context_grants::<#cx_ty>(#declared) {
                 ::core::panic!(#cx_msg)
             };
         };
@@ -194,30 +189,30 @@ impl Expansion<'_> {
         let method = &h.fn_ident;
         let cx_ty = with_lifetimes(&h.cx_ty, "'a");
         let cx = quote_spanned! {h.cx_ty.span()=>
-            let cx: #cx_ty = ::mcpgen::ToolContext::from_invocation(inv)?;
+            let cx: #cx_ty = ::mcpgen::__private::ToolContext::from_invocation(inv)?;
         };
         let call = match &h.input_ty {
             Some(input) => {
                 let input = with_static_lifetimes(input);
                 quote! {
-                    let input = <#input as ::mcpgen::ToolInput>::from_arguments(arguments, inv).await?;
+                    let input = <#input as ::mcpgen::__private::ToolInput>::from_arguments(arguments, inv).await?;
                     ::mcpgen::__private::output(<#self_ty>::#method(this, cx, input).await)
                 }
             }
             None => quote! {
-                let _: ::mcpgen::NoArguments =
-                    <::mcpgen::NoArguments as ::mcpgen::ToolInput>::from_arguments(arguments, inv).await?;
+                let _: ::mcpgen::__private::NoArguments =
+                    <::mcpgen::__private::NoArguments as ::mcpgen::__private::ToolInput>::from_arguments(arguments, inv).await?;
                 ::mcpgen::__private::output(<#self_ty>::#method(this, cx).await)
             },
         };
         quote! {
             fn #shim<'a>(
                 this: &'a #self_ty,
-                inv: ::mcpgen::Invocation<'a>,
+                inv: ::mcpgen::__private::Invocation<'a>,
                 arguments: ::mcpgen::__private::Value,
             ) -> ::mcpgen::__private::BoxFuture<
                 'a,
-                ::core::result::Result<::mcpgen::CallToolResult, ::mcpgen::ToolError>,
+                ::core::result::Result<::mcpgen::__private::CallToolResult, ::mcpgen::__private::ToolError>,
             > {
                 ::std::boxed::Box::pin(async move {
                     #cx
@@ -228,18 +223,10 @@ impl Expansion<'_> {
     }
 
     fn def(&self, tool: &Tool, h: &Handler) -> TokenStream {
-        let name = &tool.name.value;
-        let title = opt_str(tool.title.as_deref());
-        let description = &tool.description.value;
-        let access = access_tokens(tool.access.value);
-        let scopes = tool.scope_names();
-        let public = tool.is_public();
-        let record = opt_str(tool.records.as_ref().map(|r| r.value.as_str()));
-        let annotations = annotations(tool);
-        let declared_at = self.declared_at(tool);
+        let spec = tool.spec(&self.source.label);
         let input: Type = match &h.input_ty {
             Some(t) => with_static_lifetimes(t),
-            None => syn::parse_quote!(::mcpgen::NoArguments),
+            None => syn::parse_quote!(::mcpgen::__private::NoArguments),
         };
         let input_name = match &h.input_ty {
             Some(t) => type_to_string(t),
@@ -247,100 +234,13 @@ impl Expansion<'_> {
         };
         let output = with_static_lifetimes(&h.output_ty);
         let shim = Self::shim_ident(h);
-        let calls_per_minute = opt_u64(tool.calls_per_minute.as_ref().map(|c| u64::from(c.value)));
-        let timeout_ms = opt_u64(tool.timeout_ms.as_ref().map(|t| t.value));
         quote! {
-            ::mcpgen::ToolDef {
-                name: #name,
-                title: #title,
-                description: #description,
-                access: #access,
-                scopes: &[#(#scopes),*],
-                public: #public,
-                record: #record,
-                annotations: #annotations,
-                declared_at: #declared_at,
+            ::mcpgen::__private::ToolDef {
+                spec: #spec,
                 input_type: #input_name,
                 input_schema: ::mcpgen::__private::input_schema::<#input>,
                 output_schema: ::mcpgen::__private::output_schema::<#output>,
-                calls_per_minute: #calls_per_minute,
-                timeout_ms: #timeout_ms,
                 call: #shim,
-            }
-        }
-    }
-
-    fn manifest_spec(&self) -> TokenStream {
-        let m = self.model;
-        let server_name = &m.server.name.value;
-        let server_title = opt_str(m.server.title.as_deref());
-        let instructions = opt_str(m.server.instructions.as_deref());
-        let uri = &m.resource.uri.value;
-        let auth = m
-            .resource
-            .authorization_servers
-            .value
-            .iter()
-            .map(|s| &s.value);
-        let doc = opt_str(m.resource.documentation.as_ref().map(|d| d.value.as_str()));
-        let mut scopes: Vec<&Scope> = m.scopes.iter().collect();
-        scopes.sort_by(|a, b| a.name.value.cmp(&b.name.value));
-        let scopes = scopes.iter().map(|s| {
-            let name = &s.name.value;
-            let description = &s.description.value;
-            let access = access_tokens(s.access.value);
-            quote!(::mcpgen::__private::ScopeSpec { name: #name, description: #description, access: #access })
-        });
-        let records = m.records.iter().map(|r| {
-            let (kind, table, id, owner) = (&r.kind.value, &r.table.value, &r.id.value, &r.owner.value);
-            quote!(::mcpgen::__private::RecordSpec { kind: #kind, table: #table, id: #id, owner: #owner })
-        });
-        let environments = m.environments.iter().map(|e| {
-            let name = &e.name.value;
-            let runtime = format_ident!("{}", format!("{:?}", e.runtime.value));
-            let data = format_ident!("{}", format!("{:?}", e.data.value));
-            let writes = e.writes();
-            let enabled = e.enabled;
-            quote!(::mcpgen::__private::EnvironmentSpec {
-                name: #name,
-                runtime: ::mcpgen::__private::RuntimeKind::#runtime,
-                data: ::mcpgen::__private::DataKind::#data,
-                writes: #writes,
-                enabled: #enabled,
-            })
-        });
-        let clients = m.clients.iter().map(|c| {
-            let id = &c.client_id.value;
-            let tools = c.tools.iter().map(|t| &t.value);
-            quote!(::mcpgen::__private::ClientSpec { client_id: #id, tools: &[#(#tools),*] })
-        });
-        let limit_calls = opt_u64(
-            m.limits
-                .calls_per_minute
-                .as_ref()
-                .map(|c| u64::from(c.value)),
-        );
-        let limit_timeout = opt_u64(m.limits.timeout_ms.as_ref().map(|t| t.value));
-        quote! {
-            ::mcpgen::__private::ManifestSpec {
-                server: ::mcpgen::__private::ServerSpec {
-                    name: #server_name,
-                    title: #server_title,
-                    instructions: #instructions,
-                },
-                resource: ::mcpgen::__private::ResourceSpec {
-                    uri: #uri,
-                    authorization_servers: &[#(#auth),*],
-                    documentation: #doc,
-                },
-                scopes: &[#(#scopes),*],
-                records: &[#(#records),*],
-                environments: &[#(#environments),*],
-                clients: &[#(#clients),*],
-                limits: ::mcpgen::__private::LimitsSpec {
-                    calls_per_minute: #limit_calls,
-                    timeout_ms: #limit_timeout,
-                },
             }
         }
     }
@@ -384,7 +284,7 @@ impl Expansion<'_> {
                 /// failure message names the tool and what to change.
                 #[test]
                 fn mcpgen_registry_is_servable() {
-                    if let ::core::result::Result::Err(e) = <#self_ty as ::mcpgen::Tools>::registry() {
+                    if let ::core::result::Result::Err(e) = <#self_ty as ::mcpgen::__private::Tools>::registry() {
                         ::core::panic!("{e}");
                     }
                 }
@@ -403,63 +303,13 @@ pub fn fallback(item: &ItemImpl, checks: TokenStream) -> TokenStream {
     quote! {
         #item
         const _: () = { #checks };
-        impl ::mcpgen::Tools for #self_ty {
-            fn manifest() -> &'static ::mcpgen::__private::ManifestSpec {
+        impl ::mcpgen::__private::Tools for #self_ty {
+            fn manifest() -> &'static ::mcpgen::__private::spec::ManifestSpec {
                 ::core::unimplemented!("the #[mcpgen::tools] checks failed")
             }
-            fn definitions() -> &'static [::mcpgen::ToolDef<Self>] {
+            fn definitions() -> &'static [::mcpgen::__private::ToolDef<Self>] {
                 ::core::unimplemented!("the #[mcpgen::tools] checks failed")
             }
-        }
-    }
-}
-
-fn opt_str(s: Option<&str>) -> TokenStream {
-    match s {
-        Some(s) => quote!(::core::option::Option::Some(#s)),
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-fn opt_u64(v: Option<u64>) -> TokenStream {
-    match v {
-        Some(v) => quote!(::core::option::Option::Some(#v)),
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-fn access_tokens(a: Access) -> TokenStream {
-    match a {
-        Access::Read => quote!(::mcpgen::__private::Access::Read),
-        Access::Write => quote!(::mcpgen::__private::Access::Write),
-    }
-}
-
-/// MCP hints, derived from the access: a read tool is read-only; a write
-/// tool is destructive and not idempotent unless it says otherwise (the
-/// spec's own defaults, which err on the side of caution).
-fn annotations(tool: &Tool) -> TokenStream {
-    let a = &tool.annotations;
-    let open_world = a.open_world.as_ref().is_some_and(|v| v.value);
-    let none = quote!(::core::option::Option::None);
-    let (read_only, destructive, idempotent) = match tool.access.value {
-        Access::Read => (true, none.clone(), none),
-        Access::Write => {
-            let d = a.destructive.as_ref().is_none_or(|v| v.value);
-            let i = a.idempotent.as_ref().is_some_and(|v| v.value);
-            (
-                false,
-                quote!(::core::option::Option::Some(#d)),
-                quote!(::core::option::Option::Some(#i)),
-            )
-        }
-    };
-    quote! {
-        ::mcpgen::__private::Annotations {
-            read_only_hint: #read_only,
-            destructive_hint: #destructive,
-            idempotent_hint: #idempotent,
-            open_world_hint: #open_world,
         }
     }
 }

@@ -40,14 +40,7 @@ struct RawResource {
 #[serde(deny_unknown_fields)]
 struct RawScope {
     description: Spanned<String>,
-    access: Spanned<RawAccess>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawAccess {
-    Read,
-    Write,
+    access: Spanned<Access>,
 }
 
 #[derive(Deserialize)]
@@ -58,30 +51,11 @@ struct RawRecord {
     owner: Spanned<String>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawRuntime {
-    Local,
-    Test,
-    Preview,
-    Staging,
-    Production,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawData {
-    Local,
-    Test,
-    Staging,
-    Production,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEnvironment {
-    runtime: Spanned<RawRuntime>,
-    data: Spanned<RawData>,
+    runtime: Spanned<RuntimeKind>,
+    data: Spanned<DataKind>,
     writes: Option<Spanned<bool>>,
     enabled: Option<bool>,
 }
@@ -112,7 +86,7 @@ struct RawLimits {
 struct RawTool {
     title: Option<String>,
     description: Spanned<String>,
-    access: Spanned<RawAccess>,
+    access: Spanned<Access>,
     scopes: Option<Spanned<Vec<Spanned<String>>>>,
     public: Option<Spanned<bool>>,
     records: Option<Spanned<String>>,
@@ -364,7 +338,7 @@ impl<'t> Reader<'t> {
             .map(|(name, s)| Scope {
                 name: self.located(name),
                 description: self.located(s.description),
-                access: self.located(s.access).map(access),
+                access: self.located(s.access),
             })
             .collect::<Vec<_>>();
         let records = complete(records)
@@ -378,19 +352,8 @@ impl<'t> Reader<'t> {
         let environments = complete(environments)
             .map(|(name, e)| Environment {
                 name: self.located(name),
-                runtime: self.located(e.runtime).map(|r| match r {
-                    RawRuntime::Local => RuntimeKind::Local,
-                    RawRuntime::Test => RuntimeKind::Test,
-                    RawRuntime::Preview => RuntimeKind::Preview,
-                    RawRuntime::Staging => RuntimeKind::Staging,
-                    RawRuntime::Production => RuntimeKind::Production,
-                }),
-                data: self.located(e.data).map(|d| match d {
-                    RawData::Local => DataKind::Local,
-                    RawData::Test => DataKind::Test,
-                    RawData::Staging => DataKind::Staging,
-                    RawData::Production => DataKind::Production,
-                }),
+                runtime: self.located(e.runtime),
+                data: self.located(e.data),
                 writes: e.writes.map(|w| self.located(w)),
                 enabled: e.enabled.unwrap_or(true),
             })
@@ -406,7 +369,7 @@ impl<'t> Reader<'t> {
                 name: self.located(name),
                 title: t.title,
                 description: self.located(t.description),
-                access: self.located(t.access).map(access),
+                access: self.located(t.access),
                 scopes: t.scopes.map(|s| {
                     let loc = self.loc(s.span().start);
                     let list = s
@@ -450,13 +413,6 @@ fn complete<T>(
     entries.into_iter().filter_map(|(k, v)| Some((k, v?)))
 }
 
-fn access(a: RawAccess) -> Access {
-    match a {
-        RawAccess::Read => Access::Read,
-        RawAccess::Write => Access::Write,
-    }
-}
-
 /// A key as it would be written in a table header.
 fn display_key(key: &str) -> String {
     if !key.is_empty()
@@ -467,11 +423,5 @@ fn display_key(key: &str) -> String {
         key.to_owned()
     } else {
         format!("{key:?}")
-    }
-}
-
-impl<T> Located<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Located<U> {
-        Located::new(f(self.value), self.loc)
     }
 }

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use mcpgen_spec as spec;
+
 /// A position in the manifest file, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Loc {
@@ -35,24 +37,7 @@ impl<T> Located<T> {
     }
 }
 
-/// Whether a tool or scope reads or writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Access {
-    /// Reads only.
-    Read,
-    /// May write.
-    Write,
-}
-
-impl Access {
-    /// The manifest spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Access::Read => "read",
-            Access::Write => "write",
-        }
-    }
-}
+pub use mcpgen_spec::{Access, DataKind, RuntimeKind};
 
 /// `[server]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,34 +83,6 @@ pub struct RecordRule {
     pub id: Located<String>,
     /// Owner column.
     pub owner: Located<String>,
-}
-
-/// Where an environment runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuntimeKind {
-    /// A developer machine.
-    Local,
-    /// Automated tests.
-    Test,
-    /// Preview deployments.
-    Preview,
-    /// Staging.
-    Staging,
-    /// Production.
-    Production,
-}
-
-/// Which data an environment uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataKind {
-    /// Disposable local data.
-    Local,
-    /// Test fixtures.
-    Test,
-    /// A staging copy.
-    Staging,
-    /// Production data.
-    Production,
 }
 
 /// One entry of `[environments]`.
@@ -285,5 +242,253 @@ impl Diagnostic {
             Some(loc) => format!("{file}:{loc}: {}", self.message),
             None => format!("{file}: {}", self.message),
         }
+    }
+}
+
+/// The model as the runtime sees it: plain data, no positions.
+impl Model {
+    /// The manifest as generated code hands it to the runtime (its tools
+    /// travel with their handlers: [`Tool::spec`]).
+    pub fn spec(&self) -> spec::ManifestSpec {
+        let text = |s: &str| spec::Text::Owned(s.to_owned());
+        let mut scopes: Vec<&Scope> = self.scopes.iter().collect();
+        scopes.sort_by(|a, b| a.name.value.cmp(&b.name.value));
+        spec::ManifestSpec {
+            server: spec::ServerSpec {
+                name: text(&self.server.name.value),
+                title: self.server.title.as_deref().map(text),
+                instructions: self.server.instructions.as_deref().map(text),
+            },
+            resource: spec::ResourceSpec {
+                uri: text(&self.resource.uri.value),
+                authorization_servers: self
+                    .resource
+                    .authorization_servers
+                    .value
+                    .iter()
+                    .map(|s| text(&s.value))
+                    .collect(),
+                documentation: self.resource.documentation.as_ref().map(|d| text(&d.value)),
+            },
+            scopes: scopes
+                .iter()
+                .map(|s| spec::ScopeSpec {
+                    name: text(&s.name.value),
+                    description: text(&s.description.value),
+                    access: s.access.value,
+                })
+                .collect(),
+            records: self
+                .records
+                .iter()
+                .map(|r| spec::RecordSpec {
+                    kind: text(&r.kind.value),
+                    table: text(&r.table.value),
+                    id: text(&r.id.value),
+                    owner: text(&r.owner.value),
+                })
+                .collect(),
+            environments: self
+                .environments
+                .iter()
+                .map(|e| spec::EnvironmentSpec {
+                    name: text(&e.name.value),
+                    runtime: e.runtime.value,
+                    data: e.data.value,
+                    writes: e.writes(),
+                    enabled: e.enabled,
+                })
+                .collect(),
+            clients: self
+                .clients
+                .iter()
+                .map(|c| spec::ClientSpec {
+                    client_id: text(&c.client_id.value),
+                    tools: c.tools.iter().map(|t| text(&t.value)).collect(),
+                })
+                .collect(),
+            limits: spec::LimitsSpec {
+                calls_per_minute: self
+                    .limits
+                    .calls_per_minute
+                    .as_ref()
+                    .map(|c| u64::from(c.value)),
+                timeout_ms: self.limits.timeout_ms.as_ref().map(|t| t.value),
+            },
+        }
+    }
+}
+
+impl Tool {
+    /// The tool as the runtime sees it; `file` names the manifest in
+    /// `declared_at` (e.g. `mcp-manifest.toml:40:8`).
+    pub fn spec(&self, file: &str) -> spec::ToolSpec {
+        let text = |s: &str| spec::Text::Owned(s.to_owned());
+        spec::ToolSpec {
+            name: text(&self.name.value),
+            title: self.title.as_deref().map(text),
+            description: text(&self.description.value),
+            access: self.access.value,
+            scopes: self.scope_names().map(text).collect(),
+            public: self.is_public(),
+            record: self.records.as_ref().map(|r| text(&r.value)),
+            annotations: self.hints(),
+            declared_at: text(&self.declared_at(file)),
+            calls_per_minute: self.calls_per_minute.as_ref().map(|c| u64::from(c.value)),
+            timeout_ms: self.timeout_ms.as_ref().map(|t| t.value),
+        }
+    }
+
+    /// Where the tool is declared, e.g. `mcp-manifest.toml:40:8`.
+    pub fn declared_at(&self, file: &str) -> String {
+        format!("{file}:{}", self.name.loc)
+    }
+
+    /// The MCP hints, derived from the access: a read tool is read-only; a
+    /// write tool is destructive and not idempotent unless it says
+    /// otherwise (the spec's own defaults, which err on the side of
+    /// caution).
+    pub fn hints(&self) -> spec::Annotations {
+        let a = &self.annotations;
+        let open_world_hint = a.open_world.as_ref().is_some_and(|v| v.value);
+        match self.access.value {
+            Access::Read => spec::Annotations {
+                open_world_hint,
+                ..spec::Annotations::READ_ONLY
+            },
+            Access::Write => spec::Annotations {
+                read_only_hint: false,
+                destructive_hint: Some(a.destructive.as_ref().is_none_or(|v| v.value)),
+                idempotent_hint: Some(a.idempotent.as_ref().is_some_and(|v| v.value)),
+                open_world_hint,
+            },
+        }
+    }
+}
+
+/// Building a model in code, without a manifest file: for tests and other
+/// front ends. Every value is placed at [`Loc::default`] (line 0).
+impl Model {
+    /// A server `name` at `uri`, trusting one authorization server, with
+    /// nothing declared yet.
+    pub fn new(name: &str, uri: &str) -> Self {
+        Self {
+            server: Server {
+                name: Located::here(name.to_owned()),
+                title: None,
+                instructions: None,
+            },
+            resource: Resource {
+                uri: Located::here(uri.to_owned()),
+                authorization_servers: Located::here(vec![Located::here(
+                    "https://auth.example.com".to_owned(),
+                )]),
+                documentation: None,
+            },
+            scopes: Vec::new(),
+            records: Vec::new(),
+            environments: Vec::new(),
+            clients: Vec::new(),
+            limits: Limits::default(),
+            tools: Vec::new(),
+        }
+    }
+
+    /// Declare scope `name`.
+    pub fn with_scope(mut self, name: &str, description: &str, access: Access) -> Self {
+        self.scopes.push(Scope {
+            name: Located::here(name.to_owned()),
+            description: Located::here(description.to_owned()),
+            access: Located::here(access),
+        });
+        self.scopes.sort_by(|a, b| a.name.value.cmp(&b.name.value));
+        self
+    }
+
+    /// Declare record kind `kind` in `table`, with its id and owner columns.
+    pub fn with_record(mut self, kind: &str, table: &str, id: &str, owner: &str) -> Self {
+        self.records.push(RecordRule {
+            kind: Located::here(kind.to_owned()),
+            table: Located::here(table.to_owned()),
+            id: Located::here(id.to_owned()),
+            owner: Located::here(owner.to_owned()),
+        });
+        self.records.sort_by(|a, b| a.kind.value.cmp(&b.kind.value));
+        self
+    }
+
+    /// Declare environment `name`; `writes` as written (`None`: not said).
+    pub fn with_environment(
+        mut self,
+        name: &str,
+        runtime: RuntimeKind,
+        data: DataKind,
+        writes: Option<bool>,
+    ) -> Self {
+        self.environments.push(Environment {
+            name: Located::here(name.to_owned()),
+            runtime: Located::here(runtime),
+            data: Located::here(data),
+            writes: writes.map(Located::here),
+            enabled: true,
+        });
+        self.environments
+            .sort_by(|a, b| a.name.value.cmp(&b.name.value));
+        self
+    }
+
+    /// Declare `tool`.
+    pub fn with_tool(mut self, tool: Tool) -> Self {
+        self.tools.push(tool);
+        self.tools.sort_by(|a, b| a.name.value.cmp(&b.name.value));
+        self
+    }
+}
+
+impl Tool {
+    /// A tool `name` with `access`, no scopes yet.
+    pub fn new(name: &str, description: &str, access: Access) -> Self {
+        Self {
+            name: Located::here(name.to_owned()),
+            title: None,
+            description: Located::here(description.to_owned()),
+            access: Located::here(access),
+            scopes: None,
+            public: None,
+            records: None,
+            annotations: ToolAnnotations::default(),
+            calls_per_minute: None,
+            timeout_ms: None,
+        }
+    }
+
+    /// Require `scopes`.
+    pub fn scopes(mut self, scopes: &[&str]) -> Self {
+        self.scopes = Some(Located::here(
+            scopes
+                .iter()
+                .map(|s| Located::here((*s).to_owned()))
+                .collect(),
+        ));
+        self
+    }
+
+    /// Make it callable without a credential.
+    pub fn public(mut self) -> Self {
+        self.public = Some(Located::here(true));
+        self
+    }
+
+    /// Apply record kind `kind`'s ownership rule.
+    pub fn records(mut self, kind: &str) -> Self {
+        self.records = Some(Located::here(kind.to_owned()));
+        self
+    }
+}
+
+impl<T> Located<T> {
+    /// A value with no position in a file (a model built in code).
+    pub fn here(value: T) -> Self {
+        Self::new(value, Loc::default())
     }
 }

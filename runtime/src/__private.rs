@@ -1,48 +1,26 @@
-//! What generated code needs. Not a public API: anything here may change.
+//! What generated code needs, re-exported. Not a public API: anything
+//! here may change.
 
-pub use crate::input::BoxFuture;
-pub use crate::policy_check::{check_tool, example_arguments};
-pub use crate::registry::{CallFn, ToolDef};
-pub use crate::spec::*;
-pub use schemars::Schema;
+pub use crate::error::ToolError;
+pub use crate::handler::context::{Invocation, ToolContext};
+pub use crate::handler::def::{BoxFuture, CallFn, ToolDef};
+pub use crate::handler::input::{NoArguments, ToolInput};
+pub use crate::handler::output::CallToolResult;
+pub use crate::policy_tests::{check_tool, example_arguments};
+pub use crate::registry::Tools;
+pub use mcpgen_spec as spec;
 pub use serde_json::Value;
 
-use schemars::JsonSchema;
-use schemars::generate::SchemaSettings;
-
-use crate::content::{CallToolResult, IntoCallResult};
-use crate::context::ToolContext;
-use crate::error::ToolError;
-use crate::input::{ToolInput, ToolOutput};
-
-/// The root JSON Schema (draft 2020-12) of `T`, as deserialized (`true`,
-/// inputs) or as serialized (`false`, outputs). Input schemas get
-/// `additionalProperties: false` when the type did not say otherwise, so
-/// unknown arguments are refused by the same schema that is advertised.
-pub fn root_schema<T: JsonSchema>(for_input: bool) -> Schema {
-    let settings = SchemaSettings::draft2020_12();
-    let settings = if for_input {
-        settings.for_deserialize()
-    } else {
-        settings.for_serialize()
-    };
-    let mut schema = settings.into_generator().into_root_schema_for::<T>();
-    if for_input
-        && schema.get("type").and_then(|t| t.as_str()) == Some("object")
-        && schema.get("additionalProperties").is_none()
-    {
-        schema.insert("additionalProperties".to_owned(), Value::Bool(false));
-    }
-    schema
-}
+use crate::handler::output::{IntoCallResult, ToolOutput};
+use mcpgen_spec::Access;
 
 /// The input schema of a tool taking `T`.
-pub fn input_schema<T: ToolInput>() -> Schema {
+pub fn input_schema<T: ToolInput>() -> schemars::Schema {
     T::input_schema()
 }
 
 /// The output schema of a handler returning `R`, if it has one.
-pub fn output_schema<R: ToolOutput>() -> Option<Schema> {
+pub fn output_schema<R: ToolOutput>() -> Option<schemars::Schema> {
     <R::Output as IntoCallResult>::output_schema()
 }
 
@@ -88,18 +66,19 @@ const fn str_eq(a: &str, b: &str) -> bool {
 }
 
 /// For the micro-benchmarks: enqueue one typical audit record.
-#[doc(hidden)]
 pub fn bench_audit_record(sink: &crate::audit::AuditSink) {
-    sink.record(crate::audit::AuditRecord {
-        request_id: crate::random_id("req"),
-        at: crate::db::now(),
-        transport: "http",
-        subject: "alice".to_owned(),
-        client: "bench".to_owned(),
-        tool: "search_owned_notes".to_owned(),
-        scopes: "notes:read".to_owned(),
-        decision: "allowed",
-        reason: "ok",
-        duration_us: 42,
-    });
+    sink.open("http", "search_owned_notes", None)
+        .close(crate::audit::Verdict::Allowed);
+}
+
+/// For the micro-benchmarks: the policy's decision on one tool.
+pub fn bench_policy<S: Tools>(
+    server: &crate::McpServer<S>,
+    tool: &str,
+    caller: Option<&crate::Caller>,
+) -> bool {
+    server
+        .registry
+        .get(tool)
+        .is_some_and(|t| server.policy.permits(t.spec(), caller).is_ok())
 }

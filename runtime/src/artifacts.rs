@@ -5,17 +5,16 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::builtin::{ServerFacts, environment_report};
+use crate::environment::ServerFacts;
 use crate::registry::{Registry, Tools};
-use crate::spec::EnvironmentSpec;
 
 /// The scope matrix: every tool against every scope, with totals.
 pub fn scope_matrix<S: Tools>(registry: &Registry<S>) -> Value {
-    let scopes: Vec<&str> = S::manifest().scopes.iter().map(|s| s.name).collect();
+    let scopes: Vec<&str> = S::manifest().scopes.iter().map(|s| &*s.name).collect();
     let mut tools = Vec::new();
     let (mut mapped, mut public, mut authenticated, mut unmapped) = (0, 0, 0, 0);
     for tool in registry.tools() {
-        let d = tool.def();
+        let d = tool.spec();
         let requirement = if d.public {
             public += 1;
             "public"
@@ -31,7 +30,12 @@ pub fn scope_matrix<S: Tools>(registry: &Registry<S>) -> Value {
         };
         let row: Map<String, Value> = scopes
             .iter()
-            .map(|s| ((*s).to_owned(), Value::Bool(d.scopes.contains(s))))
+            .map(|s| {
+                (
+                    (*s).to_owned(),
+                    Value::Bool(d.scopes.iter().any(|t| t == s)),
+                )
+            })
             .collect();
         tools.push(json!({
             "tool": d.name,
@@ -93,7 +97,7 @@ pub fn schemas<S: Tools>(registry: &Registry<S>) -> Value {
         .iter()
         .map(|t| {
             (
-                t.def().name.to_owned(),
+                t.spec().name.to_string(),
                 json!({"input": t.input_schema(), "output": t.output_schema()}),
             )
         })
@@ -107,19 +111,18 @@ pub fn environment_statuses<S: Tools>(version: &str) -> Value {
     let statuses: Map<String, Value> = m
         .environments
         .iter()
-        .map(|env: &EnvironmentSpec| {
+        .map(|env| {
             let facts = ServerFacts {
-                name: m.server.name,
+                manifest: m,
                 version: version.to_owned(),
-                environment: *env,
+                environment: env.clone(),
                 database: None,
-                records: m.records,
             };
-            let mut report = serde_json::to_value(environment_report(&facts)).unwrap_or_default();
+            let mut report = serde_json::to_value(facts.report()).unwrap_or_default();
             if !env.enabled {
                 report["enabled"] = false.into();
             }
-            (env.name.to_owned(), report)
+            (env.name.to_string(), report)
         })
         .collect();
     Value::Object(statuses)
@@ -131,12 +134,12 @@ pub fn resource_metadata<S: Tools>() -> Value {
     let mut doc = json!({
         "resource": m.resource.uri,
         "authorization_servers": m.resource.authorization_servers,
-        "scopes_supported": m.scopes.iter().map(|s| s.name).collect::<Vec<_>>(),
+        "scopes_supported": m.scopes.iter().map(|s| &s.name).collect::<Vec<_>>(),
         "bearer_methods_supported": ["header"],
-        "resource_name": m.server.title.unwrap_or(m.server.name),
+        "resource_name": m.server.title.as_ref().unwrap_or(&m.server.name),
     });
-    if let Some(d) = m.resource.documentation {
-        doc["resource_documentation"] = d.into();
+    if let Some(d) = &m.resource.documentation {
+        doc["resource_documentation"] = d.as_ref().into();
     }
     doc
 }

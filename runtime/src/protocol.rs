@@ -3,135 +3,91 @@
 use serde_json::{Map, Value, json};
 
 /// The current revision: stateless, `server/discover`, per-request `_meta`.
-pub const MODERN: &str = "2026-07-28";
+pub(crate) const MODERN: &str = "2026-07-28";
 /// Earlier revisions served with the `initialize` handshake, newest first.
-pub const LEGACY: &[&str] = &["2025-11-25", "2025-06-18"];
+pub(crate) const LEGACY: &[&str] = &["2025-11-25", "2025-06-18"];
 /// The revision assumed for a legacy request without `MCP-Protocol-Version`.
-pub const LEGACY_DEFAULT: &str = "2025-03-26";
+pub(crate) const LEGACY_DEFAULT: &str = "2025-03-26";
 
 /// Every revision this server speaks, newest first.
-pub fn supported_versions() -> Vec<&'static str> {
+pub(crate) fn supported_versions() -> Vec<&'static str> {
     std::iter::once(MODERN)
         .chain(LEGACY.iter().copied())
         .collect()
 }
 
 /// `_meta` keys of the 2026-07-28 revision.
-pub mod meta {
+pub(crate) mod meta {
     /// The request's protocol version.
-    pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    pub(crate) const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
     /// The client's capabilities.
-    pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    pub(crate) const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
     /// The requested log level.
-    pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+    pub(crate) const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
     /// The server's identity, on every result.
-    pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+    pub(crate) const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 }
 
 /// JSON-RPC and MCP error codes.
-pub mod code {
+pub(crate) mod code {
     /// Invalid JSON.
-    pub const PARSE_ERROR: i64 = -32700;
+    pub(crate) const PARSE_ERROR: i64 = -32700;
     /// Not a valid JSON-RPC request.
-    pub const INVALID_REQUEST: i64 = -32600;
+    pub(crate) const INVALID_REQUEST: i64 = -32600;
     /// Unknown method.
-    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
     /// Invalid params, unknown tool, bad cursor.
-    pub const INVALID_PARAMS: i64 = -32602;
+    pub(crate) const INVALID_PARAMS: i64 = -32602;
     /// Internal error.
-    pub const INTERNAL_ERROR: i64 = -32603;
+    pub(crate) const INTERNAL_ERROR: i64 = -32603;
     /// A header disagrees with the body, or is missing (2026-07-28).
-    pub const HEADER_MISMATCH: i64 = -32020;
-    /// A needed client capability was not declared (2026-07-28).
-    pub const MISSING_CAPABILITY: i64 = -32021;
+    pub(crate) const HEADER_MISMATCH: i64 = -32020;
     /// The requested protocol version is not supported (2026-07-28).
-    pub const UNSUPPORTED_VERSION: i64 = -32022;
+    pub(crate) const UNSUPPORTED_VERSION: i64 = -32022;
     /// mcpgen: a credential is required, or the one presented is invalid.
     /// (Application codes live outside the JSON-RPC reserved range.)
-    pub const UNAUTHORIZED: i64 = -31401;
+    pub(crate) const UNAUTHORIZED: i64 = -31401;
     /// mcpgen: the credential is valid but not allowed to do this.
-    pub const FORBIDDEN: i64 = -31403;
+    pub(crate) const FORBIDDEN: i64 = -31403;
     /// mcpgen: too many requests.
-    pub const RATE_LIMITED: i64 = -31429;
+    pub(crate) const RATE_LIMITED: i64 = -31429;
     /// mcpgen: a dependency (e.g. the database) is unavailable.
-    pub const UNAVAILABLE: i64 = -31503;
+    pub(crate) const UNAVAILABLE: i64 = -31503;
 }
 
-/// A JSON-RPC error, with what the transport needs to answer it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RpcError {
-    /// JSON-RPC error code.
-    pub code: i64,
-    /// Human message.
-    pub message: String,
-    /// Structured detail.
-    pub data: Option<Value>,
-    /// HTTP status for this error.
-    pub status: u16,
-    /// `WWW-Authenticate` value for 401/403 answers.
-    pub challenge: Option<String>,
-    /// `Retry-After` seconds for 429 answers.
-    pub retry_after: Option<u64>,
-}
-
-impl RpcError {
-    /// An error answered with HTTP `status`.
-    pub fn new(code: i64, status: u16, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            data: None,
-            status,
-            challenge: None,
-            retry_after: None,
-        }
+/// A whole JSON-RPC error response for request `id` (`Null` when unknown).
+pub(crate) fn error_response(id: &Value, code: i64, message: &str, data: Option<Value>) -> Value {
+    let mut error = json!({"code": code, "message": message});
+    if let Some(d) = data {
+        error["data"] = d;
     }
-
-    /// Attach structured data.
-    pub fn with_data(mut self, data: Value) -> Self {
-        self.data = Some(data);
-        self
-    }
-
-    /// The error object of a response.
-    pub fn to_json(&self) -> Value {
-        let mut e = json!({"code": self.code, "message": self.message});
-        if let Some(d) = &self.data {
-            e["data"] = d.clone();
-        }
-        e
-    }
-
-    /// A whole error response for request `id` (`Null` when unknown).
-    pub fn response(&self, id: &Value) -> Value {
-        json!({"jsonrpc": "2.0", "id": id, "error": self.to_json()})
-    }
+    json!({"jsonrpc": "2.0", "id": id, "error": error})
 }
 
 /// A parsed JSON-RPC request or notification.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Message {
+pub(crate) struct Message {
     /// `None` for a notification.
-    pub id: Option<Value>,
+    pub(crate) id: Option<Value>,
     /// The method.
-    pub method: String,
+    pub(crate) method: String,
     /// The params object (empty when absent).
-    pub params: Map<String, Value>,
+    pub(crate) params: Map<String, Value>,
 }
 
 impl Message {
     /// `params._meta`, if present.
-    pub fn meta(&self) -> Option<&Map<String, Value>> {
+    pub(crate) fn meta(&self) -> Option<&Map<String, Value>> {
         self.params.get("_meta").and_then(Value::as_object)
     }
 
     /// The protocol version the request names in `_meta` (2026-07-28 style).
-    pub fn meta_version(&self) -> Option<&Value> {
+    pub(crate) fn meta_version(&self) -> Option<&Value> {
         self.meta().and_then(|m| m.get(meta::PROTOCOL_VERSION))
     }
 
     /// A success response to this request.
-    pub fn result(&self, result: Value) -> Value {
+    pub(crate) fn result(&self, result: Value) -> Value {
         // Built by hand: `json!` would copy `result` through the serializer.
         let mut response = serde_json::Map::new();
         response.insert("jsonrpc".into(), "2.0".into());
@@ -141,116 +97,88 @@ impl Message {
     }
 }
 
-/// Why a body is not a message we accept, and the id to answer with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rejected {
-    /// The error.
-    pub error: RpcError,
-    /// The request id, when it could be read.
-    pub id: Value,
+/// Why a body is not a JSON-RPC message this server accepts. (What each
+/// costs the caller, status and code, is the policy's to say:
+/// [`crate::policy::Rejection::Malformed`].)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Malformed {
+    /// Not JSON, or not UTF-8.
+    #[error("parse error: the body is not valid JSON ({0})")]
+    NotJson(String),
+    /// A JSON array: a batch.
+    #[error(
+        "invalid request: batches (JSON arrays) are not supported; send one message per request"
+    )]
+    Batch,
+    /// JSON, but not an object.
+    #[error("invalid request: a JSON-RPC message is a JSON object")]
+    NotAnObject,
+    /// `id` is null, fractional, or not a string or number.
+    #[error("invalid request: `id` must be a string or an integer")]
+    BadId,
+    /// `jsonrpc` is not `"2.0"`.
+    #[error("invalid request: `jsonrpc` must be \"2.0\"")]
+    NotJsonRpc2,
+    /// `method` is not a string.
+    #[error("invalid request: `method` must be a string")]
+    MethodNotString,
+    /// A JSON-RPC response, posted to a server that sends no requests.
+    #[error("invalid request: this server sends no requests, so it accepts no JSON-RPC responses")]
+    Response,
+    /// No `method`.
+    #[error("invalid request: `method` is missing")]
+    NoMethod,
+    /// `params` is not an object.
+    #[error("invalid params: `params` must be an object")]
+    ParamsNotObject,
+    /// `params._meta` is not an object.
+    #[error("invalid params: `_meta` must be an object")]
+    MetaNotObject,
 }
 
-/// Parse one JSON-RPC message from bytes.
-pub fn parse(bytes: &[u8]) -> Result<Message, Box<Rejected>> {
-    let reject = |code, message: &str, id: Value| {
-        Box::new(Rejected {
-            error: RpcError::new(code, 400, message),
-            id,
-        })
-    };
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        reject(
-            code::PARSE_ERROR,
-            &format!("parse error: the body is not valid JSON ({e})"),
-            Value::Null,
-        )
-    })?;
+/// Parse one JSON-RPC message from bytes. On failure, the reason and the
+/// request id to answer with (`Null` when it could not be read).
+pub(crate) fn parse(bytes: &[u8]) -> Result<Message, (Malformed, Value)> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| (Malformed::NotJson(e.to_string()), Value::Null))?;
     let obj = match value {
         Value::Object(o) => o,
-        Value::Array(_) => {
-            return Err(reject(
-                code::INVALID_REQUEST,
-                "invalid request: batches (JSON arrays) are not supported; send one message per request",
-                Value::Null,
-            ));
-        }
-        _ => {
-            return Err(reject(
-                code::INVALID_REQUEST,
-                "invalid request: a JSON-RPC message is a JSON object",
-                Value::Null,
-            ));
-        }
+        Value::Array(_) => return Err((Malformed::Batch, Value::Null)),
+        _ => return Err((Malformed::NotAnObject, Value::Null)),
     };
     let id = match obj.get("id") {
         None => None,
         Some(id @ Value::String(_)) => Some(id.clone()),
         Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(Value::Number(n.clone())),
-        Some(_) => {
-            return Err(reject(
-                code::INVALID_REQUEST,
-                "invalid request: `id` must be a string or an integer",
-                Value::Null,
-            ));
-        }
+        Some(_) => return Err((Malformed::BadId, Value::Null)),
     };
-    let echo = id.clone().unwrap_or(Value::Null);
+    let echo = || id.clone().unwrap_or(Value::Null);
     if obj.get("jsonrpc") != Some(&Value::String("2.0".into())) {
-        return Err(reject(
-            code::INVALID_REQUEST,
-            "invalid request: `jsonrpc` must be \"2.0\"",
-            echo,
-        ));
+        return Err((Malformed::NotJsonRpc2, echo()));
     }
     let method = match obj.get("method") {
         Some(Value::String(m)) => m.clone(),
-        Some(_) => {
-            return Err(reject(
-                code::INVALID_REQUEST,
-                "invalid request: `method` must be a string",
-                echo,
-            ));
-        }
+        Some(_) => return Err((Malformed::MethodNotString, echo())),
         None if obj.contains_key("result") || obj.contains_key("error") => {
-            return Err(reject(
-                code::INVALID_REQUEST,
-                "invalid request: this server sends no requests, so it accepts no JSON-RPC responses",
-                echo,
-            ));
+            return Err((Malformed::Response, echo()));
         }
-        None => {
-            return Err(reject(
-                code::INVALID_REQUEST,
-                "invalid request: `method` is missing",
-                echo,
-            ));
-        }
+        None => return Err((Malformed::NoMethod, echo())),
     };
     let params = match obj.get("params") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p.clone(),
-        Some(_) => {
-            return Err(reject(
-                code::INVALID_PARAMS,
-                "invalid params: `params` must be an object",
-                echo,
-            ));
-        }
+        Some(_) => return Err((Malformed::ParamsNotObject, echo())),
     };
     if let Some(m) = params.get("_meta")
         && !m.is_object()
     {
-        return Err(reject(
-            code::INVALID_PARAMS,
-            "invalid params: `_meta` must be an object",
-            echo,
-        ));
+        return Err((Malformed::MetaNotObject, echo()));
     }
     Ok(Message { id, method, params })
 }
 
 /// Decode a header value in the `=?base64?...?=` sentinel form, if it is one.
-pub fn decode_header_value(raw: &str) -> Option<String> {
+pub(crate) fn decode_header_value(raw: &str) -> Option<String> {
     use base64::Engine as _;
     match raw
         .strip_prefix("=?base64?")
@@ -282,9 +210,9 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":{},"method":"m"}"#,
             r#"{"jsonrpc":"2.0","id":true,"method":"m"}"#,
         ] {
-            let err = parse(bad.as_bytes()).unwrap_err();
-            assert_eq!(err.error.code, code::INVALID_REQUEST, "{bad}");
-            assert_eq!(err.id, Value::Null);
+            let (err, id) = parse(bad.as_bytes()).unwrap_err();
+            assert_eq!(err, Malformed::BadId, "{bad}");
+            assert_eq!(id, Value::Null);
         }
     }
 

@@ -1,40 +1,22 @@
-//! The server: a registry, the app that implements it, and the options
-//! every transport shares.
+//! The server: a registry, the app that implements it, the policy in force,
+//! and the options every transport shares. Assembled once at startup; the
+//! transports ([`crate::http`], [`crate::stdio`]) serve it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::num::NonZeroU32;
-
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde_json::{Value, json};
 
 use crate::audit::AuditSink;
-use crate::builtin::ServerFacts;
-use crate::context::Caller;
-use crate::input::BoxFuture;
+use crate::auth::{AuthError, Authenticator};
+use crate::caller::Caller;
+use crate::endpoint::Endpoint;
+use crate::environment::{self, EnvironmentError, ServerFacts};
+use crate::policy::Policy;
+use crate::protocol::meta;
 use crate::registry::{Registry, RegistryError, Tools};
-use crate::spec::{DataKind, EnvironmentSpec, RuntimeKind};
-
-/// Why a presented credential was not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// Malformed, expired, revoked, wrong audience or issuer, unknown key:
-    /// all look the same to the caller.
-    #[error("the access token is invalid")]
-    InvalidToken,
-    /// The credential could not be checked (e.g. the key store is down).
-    /// Fails closed.
-    #[error("credentials cannot be verified right now")]
-    Unavailable,
-}
-
-/// Turns a presented credential (a bearer token or an access key) into a
-/// [`Caller`]. The same authenticator serves HTTP and stdio.
-pub trait Authenticator: Send + Sync + 'static {
-    /// Verify `credential`. Never log it.
-    fn authenticate<'a>(&'a self, credential: &'a str) -> BoxFuture<'a, Result<Caller, AuthError>>;
-}
+use crate::store::{DbKind, Store};
+use mcpgen_spec::EnvironmentSpec;
 
 /// Settings shared by every transport.
 #[derive(Debug, Clone)]
@@ -78,20 +60,9 @@ pub enum StartError {
     /// A tool's schema cannot be served.
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// `--env` names no `[environments.*]` entry.
-    #[error("unknown environment `{name}`: the manifest declares {available}")]
-    UnknownEnvironment {
-        /// What was asked for.
-        name: String,
-        /// What exists.
-        available: String,
-    },
-    /// The environment says `enabled = false`.
-    #[error(
-        "environment `{0}` is disabled in the manifest (enabled = false): the server refuses to start there. \
-         Set `enabled = true` under [environments.{0}] when it is ready"
-    )]
-    Disabled(String),
+    /// The environment is unknown, or disabled.
+    #[error(transparent)]
+    Environment(#[from] EnvironmentError),
     /// A non-local environment without an external credential source.
     #[error(
         "environment `{name}` ({runtime} runtime) needs a real credential source: configure the authorization \
@@ -108,133 +79,35 @@ pub enum StartError {
     Other(String),
 }
 
-/// The manifest environment called `name`. A manifest without
-/// `[environments]` has one implicit environment, `local`.
-pub fn select_environment(
-    environments: &'static [EnvironmentSpec],
-    name: &str,
-) -> Result<EnvironmentSpec, StartError> {
-    static IMPLICIT_LOCAL: EnvironmentSpec = EnvironmentSpec {
-        name: "local",
-        runtime: RuntimeKind::Local,
-        data: DataKind::Local,
-        writes: true,
-        enabled: true,
-    };
-    let list: &[EnvironmentSpec] = if environments.is_empty() {
-        std::slice::from_ref(&IMPLICIT_LOCAL)
-    } else {
-        environments
-    };
-    let env =
-        list.iter()
-            .find(|e| e.name == name)
-            .ok_or_else(|| StartError::UnknownEnvironment {
-                name: name.to_owned(),
-                available: list.iter().map(|e| e.name).collect::<Vec<_>>().join(", "),
-            })?;
-    if !env.enabled {
-        return Err(StartError::Disabled(env.name.to_owned()));
-    }
-    Ok(*env)
-}
-
 /// An MCP server for the tools of `S`.
+///
+/// ```no_run
+/// # async fn run<S: mcpgen::Tools>(app: S) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use mcpgen::{McpServer, ServerOptions};
+///
+/// let server = Arc::new(McpServer::new(app, ServerOptions::default())?);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// axum::serve(listener, mcpgen::http::router(server)).await?;
+/// # Ok(()) }
+/// ```
 pub struct McpServer<S: Tools> {
     pub(crate) registry: Registry<S>,
     pub(crate) app: S,
     pub(crate) options: ServerOptions,
     pub(crate) auth: Option<Arc<dyn Authenticator>>,
     pub(crate) endpoint: Endpoint,
+    /// The protected-resource metadata's URL, as challenges name it.
+    pub(crate) metadata_url: String,
     pub(crate) facts: ServerFacts,
     pub(crate) audit: AuditSink,
-    pub(crate) limits: Limits,
-    pub(crate) store: Option<crate::store::Store>,
+    pub(crate) policy: Policy,
+    pub(crate) store: Option<Store>,
+    /// This server's `Implementation` (name, version, title).
+    pub(crate) server_info: Value,
     /// What every 2026-07-28 result carries besides its own fields
-    /// (`resultType`, `_meta` with `serverInfo`), built on first use
-    /// (`dispatch::modern_extra`).
-    pub(crate) modern_result_extra: std::sync::OnceLock<serde_json::Value>,
-}
-
-/// Per-subject call budgets from `[limits]` and `[tools.*] calls_per_minute`.
-pub(crate) struct Limits {
-    pub(crate) global: Option<DefaultKeyedRateLimiter<String>>,
-    pub(crate) per_tool: Vec<Option<DefaultKeyedRateLimiter<String>>>,
-}
-
-fn per_minute(n: u64) -> Option<DefaultKeyedRateLimiter<String>> {
-    let n = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))?;
-    Some(RateLimiter::keyed(Quota::per_minute(n)))
-}
-
-/// Facts derived from the manifest's `[resource] uri`.
-#[derive(Debug, Clone)]
-pub(crate) struct Endpoint {
-    /// `http` or `https`.
-    pub(crate) scheme: String,
-    /// Host, lowercase, without port or brackets.
-    pub(crate) host: String,
-    /// `host[:port]` as written.
-    pub(crate) authority: String,
-    /// The MCP endpoint path, e.g. `/mcp`.
-    pub(crate) path: String,
-}
-
-impl Endpoint {
-    fn parse(uri: &str) -> Self {
-        let (scheme, rest) = uri.split_once("://").unwrap_or(("https", uri));
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let path = path.split(['?', '#']).next().unwrap_or("/");
-        Self {
-            scheme: scheme.to_ascii_lowercase(),
-            host: host_of(authority).into_owned(),
-            authority: authority.to_owned(),
-            path: if path.is_empty() {
-                "/".into()
-            } else {
-                path.to_owned()
-            },
-        }
-    }
-
-    /// Where the protected-resource metadata lives (RFC 9728 §3: the
-    /// well-known path inserted before the endpoint path).
-    pub(crate) fn metadata_path(&self) -> String {
-        let tail = self.path.trim_end_matches('/');
-        format!("/.well-known/oauth-protected-resource{tail}")
-    }
-
-    pub(crate) fn metadata_url(&self) -> String {
-        format!(
-            "{}://{}{}",
-            self.scheme,
-            self.authority,
-            self.metadata_path()
-        )
-    }
-}
-
-/// The host of `host[:port]` or `[v6]:port`, lowercase, without brackets.
-pub(crate) fn host_of(authority: &str) -> std::borrow::Cow<'_, str> {
-    let host = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                authority
-            }
-        })
-    };
-    if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        host.to_ascii_lowercase().into()
-    } else {
-        host.into()
-    }
+    /// (`resultType`, and `_meta` with `serverInfo`).
+    pub(crate) modern_extra: Value,
 }
 
 impl<S: Tools> McpServer<S> {
@@ -244,80 +117,52 @@ impl<S: Tools> McpServer<S> {
     pub fn new(app: S, options: ServerOptions) -> Result<Self, StartError> {
         let registry = S::registry()?;
         let manifest = S::manifest();
-        let environment = select_environment(manifest.environments, &options.environment)?;
-        let endpoint = Endpoint::parse(manifest.resource.uri);
-        let limits = Limits {
-            global: manifest.limits.calls_per_minute.and_then(per_minute),
-            per_tool: registry
-                .tools()
-                .iter()
-                .map(|t| t.def().calls_per_minute.and_then(per_minute))
-                .collect(),
-        };
-        let facts = ServerFacts {
-            name: manifest.server.name,
-            version: options.version.clone(),
-            environment,
-            database: None,
-            records: manifest.records,
-        };
+        let environment = environment::select(manifest, &options.environment)?;
+        let endpoint = Endpoint::parse(&manifest.resource.uri);
+        let policy = Policy::new(
+            manifest,
+            environment.clone(),
+            registry.tools().iter().map(|t| t.spec()),
+        );
+        let mut server_info = json!({"name": manifest.server.name, "version": options.version});
+        if let Some(t) = &manifest.server.title {
+            server_info["title"] = t.as_ref().into();
+        }
+        let modern_extra =
+            json!({"resultType": "complete", "_meta": {meta::SERVER_INFO: server_info}});
         Ok(Self {
             registry,
             app,
+            facts: ServerFacts {
+                manifest,
+                version: options.version.clone(),
+                environment,
+                database: None,
+            },
             options,
             auth: None,
+            metadata_url: endpoint.metadata_url(),
             endpoint,
-            facts,
             audit: AuditSink::tracing_only(),
-            limits,
+            policy,
             store: None,
-            modern_result_extra: std::sync::OnceLock::new(),
+            server_info,
+            modern_extra,
         })
     }
 
     /// Give handlers a database: each call runs in its own transaction,
     /// read-only for read tools, committed only on success for write tools.
-    pub fn with_store(mut self, store: crate::store::Store) -> Self {
+    pub fn with_store(mut self, store: Store) -> Self {
         self.facts.database = Some(match store.db().kind() {
-            crate::db::DbKind::Sqlite => "sqlite",
-            crate::db::DbKind::Postgres => "postgres",
+            DbKind::Sqlite => "sqlite",
+            DbKind::Postgres => "postgres",
         });
         self.store = Some(store);
         self
     }
 
-    /// Call a tool as `caller` through the whole request path (policy,
-    /// validation, transaction, audit), without a transport. Returns the
-    /// JSON-RPC response.
-    pub async fn call_tool(
-        self: &Arc<Self>,
-        caller: Option<Caller>,
-        name: &str,
-        arguments: serde_json::Value,
-    ) -> serde_json::Value {
-        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": name, "arguments": arguments}});
-        let bytes = body.to_string();
-        let incoming = crate::dispatch::Incoming {
-            body: bytes.as_bytes(),
-            headers: None,
-            caller,
-            transport: "embedded",
-        };
-        match crate::dispatch::prepare(self, incoming) {
-            crate::dispatch::Outcome::Reply(r) => {
-                r.body.map(|b| b.into_value()).unwrap_or_default()
-            }
-            crate::dispatch::Outcome::Call(call) => call
-                .run(None)
-                .await
-                .body
-                .map(|b| b.into_value())
-                .unwrap_or_default(),
-        }
-    }
-
-    /// Record audit rows in `db` as well as events.
+    /// Record audit rows in a database as well as events.
     pub fn with_audit(mut self, audit: AuditSink) -> Self {
         self.audit = audit;
         self
@@ -329,21 +174,21 @@ impl<S: Tools> McpServer<S> {
         self
     }
 
-    /// The environment in force.
-    pub fn environment(&self) -> &EnvironmentSpec {
-        &self.facts.environment
-    }
-
-    /// The audit sink (flush it on shutdown).
-    pub fn audit(&self) -> &AuditSink {
-        &self.audit
-    }
-
     /// Verify credentials with `auth`. Without one, only public tools can
     /// be called and every presented credential is refused.
     pub fn with_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Self {
         self.auth = Some(auth);
         self
+    }
+
+    /// The environment in force.
+    pub fn environment(&self) -> &EnvironmentSpec {
+        self.policy.environment()
+    }
+
+    /// The audit sink (flush it on shutdown).
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
     }
 
     /// The registry being served.
@@ -367,8 +212,13 @@ impl<S: Tools> McpServer<S> {
     }
 
     /// The URL of the protected-resource metadata document.
-    pub fn metadata_url(&self) -> String {
-        self.endpoint.metadata_url()
+    pub fn metadata_url(&self) -> &str {
+        &self.metadata_url
+    }
+
+    /// The protected-resource metadata (RFC 9728) for this server.
+    pub fn resource_metadata(&self) -> Value {
+        crate::artifacts::resource_metadata::<S>()
     }
 
     /// Verify a credential, failing closed when there is no authenticator.
@@ -377,33 +227,5 @@ impl<S: Tools> McpServer<S> {
             Some(a) => a.authenticate(credential).await,
             None => Err(AuthError::InvalidToken),
         }
-    }
-
-    /// The protected-resource metadata (RFC 9728) for this server.
-    pub fn resource_metadata(&self) -> serde_json::Value {
-        crate::artifacts::resource_metadata::<S>()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoints_and_metadata_paths() {
-        let e = Endpoint::parse("https://mcp.example.com/public/mcp");
-        assert_eq!(e.host, "mcp.example.com");
-        assert_eq!(e.path, "/public/mcp");
-        assert_eq!(
-            e.metadata_url(),
-            "https://mcp.example.com/.well-known/oauth-protected-resource/public/mcp"
-        );
-        let e = Endpoint::parse("http://127.0.0.1:8080/mcp");
-        assert_eq!(
-            (e.host.as_str(), e.authority.as_str()),
-            ("127.0.0.1", "127.0.0.1:8080")
-        );
-        assert_eq!(host_of("[::1]:3000"), "::1");
-        assert_eq!(host_of("LocalHost"), "localhost");
     }
 }

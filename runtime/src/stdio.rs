@@ -8,9 +8,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::context::Caller;
-use crate::dispatch::{self, Incoming, Outcome, Reply};
-use crate::protocol::{RpcError, code};
+use crate::caller::Caller;
+use crate::dispatch::{self, Body, Incoming, Outcome, Reply};
+use crate::policy::Rejection;
 use crate::registry::Tools;
 use crate::server::McpServer;
 
@@ -53,12 +53,11 @@ where
             break;
         }
         if overflow {
-            let e = RpcError::new(
-                code::INVALID_REQUEST,
-                413,
-                format!("message too large: a line exceeds {limit} bytes"),
+            let why = Rejection::LineTooLarge { limit };
+            send(
+                &out_tx,
+                Reply::refused(&why, &Value::Null, server.metadata_url()),
             );
-            send(&out_tx, Reply::error(&e, &Value::Null));
             continue;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -74,9 +73,10 @@ where
                         .ok()
                         .is_some_and(|m| m.is_object() && m.get("id").is_none());
                     if !notification {
+                        let why = Rejection::from(e);
                         send(
                             &out_tx,
-                            Reply::error(&dispatch::auth_error(&server, &e), &Value::Null),
+                            Reply::refused(&why, &Value::Null, server.metadata_url()),
                         );
                     }
                     continue;
@@ -84,7 +84,7 @@ where
             },
         };
         server.audit().ready().await;
-        let outcome = dispatch::prepare(
+        let outcome = dispatch::decide(
             &server,
             Incoming {
                 body: &line,
@@ -120,7 +120,7 @@ where
 
 fn send(out: &mpsc::UnboundedSender<Value>, reply: Reply) {
     if let Some(body) = reply.body {
-        let _ = out.send(body.into_value());
+        let _ = out.send(Body::into_value(body));
     }
 }
 

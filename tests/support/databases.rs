@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use mcpgen::db::Db;
+use mcpgen::store::Db;
 use mcpgen::store::Store;
 use mcpgen::{McpServer, ServerOptions, Tools};
 

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 
-use super::{AuditRecord, WriteError};
-use crate::db::{Db, DbError};
+use super::record::{AuditRecord, WriteError};
+use crate::store::{Db, DbError};
 
 const INSERT: &str = "INSERT INTO mcpgen_audit \
      (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us) \

@@ -1,5 +1,10 @@
-use super::*;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::record::{AuditRecord, FIELD_CHARS, field};
+use super::writer::Target;
+use super::*;
+use crate::store::Db;
 
 /// A migrated SQLite database in a new directory named after `name`.
 async fn fresh_db(name: &str) -> (Db, std::path::PathBuf) {

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest;
 
-use crate::context::Caller;
-use crate::db::now;
+use crate::caller::Caller;
+use crate::store::now;
 
 /// How long verified credentials are remembered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +160,7 @@ impl VerifiedCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::AuthMethod;
+    use crate::caller::AuthMethod;
 
     fn caller(exp: Option<i64>) -> Caller {
         Caller::new("alice", ["notes:read"], None).with_credential(

@@ -11,8 +11,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, encode};
 use serde::Serialize;
 
 use super::jwt::{JwtConfig, JwtVerifier, Keys};
-use crate::context::AuthMethod;
-use crate::db::now;
+use crate::caller::AuthMethod;
+use crate::store::now;
 
 /// The `iss` of development tokens. No real authorization server uses it.
 pub const DEV_ISSUER: &str = "urn:mcpgen:dev";

@@ -11,8 +11,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::context::{AuthMethod, Caller};
-use crate::server::AuthError;
+use super::authenticator::AuthError;
+use crate::caller::{AuthMethod, Caller};
 
 /// How a verifier is set up.
 #[derive(Clone)]

@@ -12,9 +12,9 @@ use base64::Engine as _;
 use serde::Serialize;
 use sqlx::Row as _;
 
-use crate::context::{AuthMethod, Caller};
-use crate::db::{Db, DbError, now};
-use crate::server::AuthError;
+use super::authenticator::AuthError;
+use crate::caller::{AuthMethod, Caller};
+use crate::store::{Db, DbError, now};
 
 /// Every access key starts with this.
 pub const PREFIX: &str = "mcpk_";

@@ -1,19 +1,19 @@
 //! Credentials on the command line: the sources a server trusts (access
-//! keys, the authorization server's tokens, local development tokens) and
-//! the `keys` subcommand that manages access keys.
+//! keys, the authorization server's tokens, local development tokens).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{AuthArgs, BoxError, Common, KeysCommand, open_db, runtime_name};
+use super::args::AuthArgs;
+use super::setup::BoxError;
 use crate::auth::{
     AccessKeys, CacheConfig, Credentials, DevKey, JwksSource, JwtConfig, JwtVerifier, Keys,
     VerifiedCache,
 };
-use crate::db::Db;
 use crate::registry::Tools;
 use crate::server::StartError;
-use crate::spec::{EnvironmentSpec, RuntimeKind};
+use crate::store::Db;
+use mcpgen_spec::{EnvironmentSpec, RuntimeKind};
 
 /// The credential sources for `env`: access keys always; OAuth tokens when
 /// keys are configured; development tokens only in a local environment.
@@ -25,7 +25,7 @@ pub async fn credentials<S: Tools>(
     data_dir: &Path,
 ) -> Result<Credentials, BoxError> {
     let manifest = S::manifest();
-    let audience = manifest.resource.uri;
+    let audience: &str = &manifest.resource.uri;
     let issuer = auth
         .issuer
         .clone()
@@ -34,7 +34,7 @@ pub async fn credentials<S: Tools>(
                 .resource
                 .authorization_servers
                 .first()
-                .map(|s| (*s).to_owned())
+                .map(|s| s.to_string())
         })
         .unwrap_or_default();
     let mut config = JwtConfig::new(issuer, audience);
@@ -64,8 +64,8 @@ pub async fn credentials<S: Tools>(
     let oauth = keys.map(|k| Arc::new(JwtVerifier::new(config, k)));
     if env.runtime != RuntimeKind::Local && oauth.is_none() {
         return Err(StartError::NoCredentialSource {
-            name: env.name.to_owned(),
-            runtime: runtime_name(env.runtime),
+            name: env.name.to_string(),
+            runtime: env.runtime.to_string(),
         }
         .into());
     }
@@ -76,7 +76,7 @@ pub async fn credentials<S: Tools>(
     } else {
         None
     };
-    let declared = manifest.scopes.iter().map(|s| s.name);
+    let declared = manifest.scopes.iter().map(|s| s.name.to_string());
     Ok(Credentials {
         keys: Some(AccessKeys::new(db.clone(), declared)),
         oauth,
@@ -90,7 +90,7 @@ pub async fn credentials<S: Tools>(
 }
 
 pub(super) fn check_scopes<S: Tools>(scopes: &[String]) -> Result<(), BoxError> {
-    let declared: Vec<&str> = S::manifest().scopes.iter().map(|s| s.name).collect();
+    let declared: Vec<&str> = S::manifest().scopes.iter().map(|s| &*s.name).collect();
     for s in scopes {
         if !declared.contains(&s.as_str()) {
             return Err(format!(
@@ -98,88 +98,6 @@ pub(super) fn check_scopes<S: Tools>(scopes: &[String]) -> Result<(), BoxError> 
                 declared.join(", ")
             )
             .into());
-        }
-    }
-    Ok(())
-}
-
-pub(super) async fn keys<S: Tools>(cmd: KeysCommand, common: &Common) -> Result<(), BoxError> {
-    let db = open_db::<S>(common).await?;
-    let store = AccessKeys::new(db, S::manifest().scopes.iter().map(|s| s.name));
-    match cmd {
-        KeysCommand::Create {
-            owner,
-            scopes,
-            client,
-            expires,
-            json,
-        } => {
-            let ttl = expires.map(|d| d.as_secs() as i64);
-            let key = store
-                .create(&owner, &scopes, client.as_deref(), ttl)
-                .await?;
-            if json {
-                println!("{}", serde_json::to_string(&key)?);
-            } else {
-                println!("{}", key.key);
-                eprintln!(
-                    "key {} for {} with scopes {} — shown once, store it now",
-                    key.id,
-                    key.owner,
-                    key.scopes.join(" ")
-                );
-            }
-        }
-        KeysCommand::Revoke { id } => {
-            if !store.revoke(&id).await? {
-                return Err(format!("no active key with id {id}").into());
-            }
-            eprintln!("revoked {id}");
-        }
-        KeysCommand::List { owner, json } => {
-            let list = store.list(owner.as_deref()).await?;
-            if json {
-                println!("{}", serde_json::to_string(&list)?);
-            } else {
-                for k in list {
-                    let state = if k.revoked_at.is_some() {
-                        "revoked"
-                    } else if k.expires_at.is_some_and(|e| e <= crate::db::now()) {
-                        "expired"
-                    } else {
-                        "active"
-                    };
-                    println!(
-                        "{}  {:8} {:20} {}",
-                        k.id,
-                        state,
-                        k.owner,
-                        k.scopes.join(" ")
-                    );
-                }
-            }
-        }
-        KeysCommand::Verify { key } => {
-            let key = if key == "-" {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                line.trim().to_owned()
-            } else {
-                key
-            };
-            match store.verify(&key).await {
-                Ok(c) => println!(
-                    "{}",
-                    serde_json::json!({
-                        "subject": c.subject(),
-                        "key_id": c.credential_id(),
-                        "scopes": c.scopes(),
-                        "client": c.client_id(),
-                        "expires_at": c.expires_at(),
-                    })
-                ),
-                Err(e) => return Err(format!("key refused: {e}").into()),
-            }
         }
     }
     Ok(())

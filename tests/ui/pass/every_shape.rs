@@ -1,6 +1,7 @@
 //! Every handler shape the macro accepts, and the registry it generates.
 
-use mcpgen::{Access, Owned, ReadCx, Record, ToolResult, Tools, WriteCx};
+use mcpgen::spec::Access;
+use mcpgen::{Owned, ReadCx, Record, ToolResult, Tools, WriteCx};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -67,18 +68,21 @@ impl Items {
 
 fn main() {
     assert_eq!(Items.helper(), 7);
-    let names: Vec<&str> = Items::definitions().iter().map(|d| d.name).collect();
+    let names: Vec<&str> = Items::definitions()
+        .iter()
+        .map(|d| &*d.spec.name)
+        .collect();
     assert_eq!(names, ["add_item", "get_item", "items.find", "server_time"]);
-    let add = &Items::definitions()[0];
+    let add = &Items::definitions()[0].spec;
     assert_eq!(add.access, Access::Write);
-    assert_eq!(add.scopes, ["items:read", "items:write"]);
+    assert_eq!(*add.scopes, ["items:read", "items:write"]);
     assert_eq!(add.annotations.idempotent_hint, Some(true));
     assert_eq!(add.annotations.destructive_hint, Some(false));
-    let time = &Items::definitions()[3];
+    let time = &Items::definitions()[3].spec;
     assert!(time.public && time.scopes.is_empty());
-    assert_eq!(Items::definitions()[1].record, Some("item"));
+    assert_eq!(Items::definitions()[1].spec.record.as_deref(), Some("item"));
     let preview = &Items::manifest().environments[0];
-    assert_eq!((preview.name, preview.writes), ("local", true));
+    assert_eq!((&*preview.name, preview.writes), ("local", true));
     assert!(!Items::manifest().environments[1].writes);
     // Items' output schema is an array, which legacy MCP clients cannot
     // take; the registry says so by name.

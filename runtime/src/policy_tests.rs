@@ -11,13 +11,12 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::context::Caller;
-use crate::db::Db;
-use crate::dispatch::{self, Incoming, Outcome, Reply};
+use crate::caller::Caller;
+use crate::dispatch::Reply;
 use crate::registry::Tools;
 use crate::server::{McpServer, ServerOptions};
-use crate::spec::Access;
-use crate::store::Store;
+use crate::store::{Db, Store};
+use mcpgen_spec::Access;
 
 /// An input the tool's schema accepts, as far as one can be made from the
 /// schema alone: required properties with their smallest valid values.
@@ -78,17 +77,9 @@ pub fn example_arguments(schema: &Value) -> Value {
 }
 
 async fn send<S: Tools>(server: &Arc<McpServer<S>>, caller: Option<Caller>, body: Value) -> Reply {
-    let bytes = body.to_string();
-    let incoming = Incoming {
-        body: bytes.as_bytes(),
-        headers: None,
-        caller,
-        transport: "policy-test",
-    };
-    match dispatch::prepare(server, incoming) {
-        Outcome::Reply(r) => r,
-        Outcome::Call(call) => call.run(None).await,
-    }
+    server
+        .handle(body.to_string().as_bytes(), caller, "policy-test")
+        .await
 }
 
 async fn dump(db: &Db) -> Vec<String> {
@@ -120,18 +111,19 @@ async fn check_foreign_id<S: Tools + Default>(
     kind: &str,
     all_scopes: &[&str],
 ) {
-    let Some(spec) = S::manifest().records.iter().find(|r| r.kind == kind) else {
+    let Some(spec) = S::manifest().record(kind) else {
         return;
     };
     let everything = || Caller::new("policy-test-owner", all_scopes.iter().copied(), None);
     let writer = server.registry().tools().iter().find(|t| {
-        t.def().access == Access::Write && t.def().record == Some(kind) && !t.def().is_builtin()
+        let t = t.spec();
+        t.access == Access::Write && t.record.as_deref() == Some(kind) && !t.is_builtin()
     });
     let foreign_id = match writer {
         Some(w) => {
             let args = example_arguments(w.input_schema());
             let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-                              "params": {"name": w.def().name, "arguments": args}});
+                              "params": {"name": w.spec().name, "arguments": args}});
             let _ = send(server, Some(everything()), body).await;
             sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
                 "SELECT CAST({} AS TEXT) FROM {} WHERE {} = $1",
@@ -213,7 +205,7 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
         .environments
         .iter()
         .find(|e| e.enabled && e.writes)
-        .map_or("local", |e| e.name);
+        .map_or("local", |e| &*e.name);
     let options = ServerOptions {
         environment: writable.to_owned(),
         ..ServerOptions::default()
@@ -227,7 +219,7 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
         .registry()
         .get(name)
         .unwrap_or_else(|| panic!("no tool `{name}`"));
-    let def = *tool.def();
+    let def = tool.spec().clone();
     let arguments = example_arguments(tool.input_schema());
     let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                       "params": {"name": name, "arguments": arguments}});
@@ -239,7 +231,7 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
                 .is_some_and(|ts| ts.iter().any(|t| t["name"] == name))
         })
     };
-    let all_scopes: Vec<&str> = S::manifest().scopes.iter().map(|s| s.name).collect();
+    let all_scopes: Vec<&str> = S::manifest().scopes.iter().map(|s| &*s.name).collect();
     let subject = "policy-test-subject";
 
     if def.public {
@@ -270,7 +262,7 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
         let lacking: Vec<&str> = all_scopes
             .iter()
             .copied()
-            .filter(|s| !def.scopes.contains(s))
+            .filter(|s| !def.scopes.iter().any(|d| d == s))
             .collect();
         let caller = Caller::new(subject, lacking, None);
         let r = send(&server, Some(caller.clone()), call.clone()).await;
@@ -291,7 +283,7 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
             "tool `{name}` is listed for a caller without its scopes"
         );
     }
-    let allowed = Caller::new(subject, def.scopes.iter().copied(), None);
+    let allowed = Caller::new(subject, def.scopes.iter().map(|s| s.to_string()), None);
     assert!(
         listed(&send(&server, Some(allowed.clone()), list.clone()).await),
         "tool `{name}` is not listed for a caller with its scopes"
@@ -299,7 +291,7 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
 
     // 4. A tool that loads an owned record answers another subject's id
     //    exactly like an id that does not exist.
-    if let Some(kind) = def.record
+    if let Some(kind) = def.record.as_deref()
         && tool.input_schema()["required"] == json!(["id"])
     {
         check_foreign_id::<S>(&server, &db, name, kind, &all_scopes).await;

@@ -18,7 +18,20 @@ use rusqlite::types::ValueRef;
 use sqlx_core::any::{AnyColumn, AnyRow, AnyTypeInfo, AnyTypeInfoKind, AnyValue, AnyValueKind};
 use sqlx_core::ext::ustr::UStr;
 
-use super::{Param, ReadError};
+/// A parameter value, as sqlx's `Any` arguments hold it.
+pub(crate) type Param = AnyValueKind;
+
+/// A read that failed. The message is for the log only: it can name the
+/// file.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Decode(String),
+    #[error("the blocking pool is gone")]
+    ShutDown,
+}
 
 /// What `run` knows of a statement's result columns, built once per
 /// statement and connection: the names and types each row carries.

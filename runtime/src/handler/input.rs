@@ -1,17 +1,15 @@
-use std::future::Future;
-use std::pin::Pin;
+//! What a handler takes after its context: a plain input type, or a record
+//! loaded for its owner.
 
 use schemars::{JsonSchema, Schema};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::content::IntoCallResult;
-use crate::context::Invocation;
 use crate::error::ToolError;
-use crate::record::{Owned, Record};
-
-/// A boxed future that borrows for `'a`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::handler::context::Invocation;
+use crate::handler::def::BoxFuture;
+use crate::handler::record::{Owned, Record};
+use crate::schema::{Direction, root_schema};
 
 /// What a handler may take after its context: a plain input type (any
 /// `Deserialize + JsonSchema` type whose schema is an object) or an
@@ -41,7 +39,7 @@ where
     const RECORD: Option<&'static str> = None;
 
     fn input_schema() -> Schema {
-        crate::__private::root_schema::<T>(true)
+        root_schema::<T>(Direction::Input)
     }
 
     fn from_arguments<'a>(
@@ -59,7 +57,7 @@ impl<R: Record> ToolInput for Owned<R> {
     const RECORD: Option<&'static str> = Some(R::KIND);
 
     fn input_schema() -> Schema {
-        crate::__private::root_schema::<OwnedArguments<R::Id>>(true)
+        root_schema::<OwnedArguments<R::Id>>(Direction::Input)
     }
 
     fn from_arguments<'a>(
@@ -69,7 +67,12 @@ impl<R: Record> ToolInput for Owned<R> {
         Box::pin(async move {
             let args: OwnedArguments<R::Id> = serde_json::from_value(arguments)
                 .map_err(|e| ToolError::InvalidArguments(e.to_string().into()))?;
-            Owned::load(inv, args.id).await
+            // The owner condition is in the query (`store::owned`): another
+            // subject's record is not found, exactly like a missing one.
+            match inv.owned::<R>()?.by_id(args.id.clone()).await? {
+                Some(record) => Ok(Owned::new(args.id, record)),
+                None => Err(ToolError::NotFound { kind: R::KIND }),
+            }
         })
     }
 }
@@ -86,25 +89,3 @@ struct OwnedArguments<Id> {
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoArguments {}
-
-/// What a handler returns: `ToolResult<T>`, where `T` is structured
-/// (`Serialize + JsonSchema`) or [`crate::Content`].
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a tool's return type",
-    note = "tool handlers return `mcpgen::ToolResult<T>` where `T` derives `serde::Serialize` and `schemars::JsonSchema`, or `mcpgen::ToolResult<mcpgen::Content>`"
-)]
-pub trait ToolOutput: Send {
-    /// The success type.
-    type Output: IntoCallResult;
-
-    /// Split into the success value or the error.
-    fn into_result(self) -> Result<Self::Output, ToolError>;
-}
-
-impl<T: IntoCallResult> ToolOutput for Result<T, ToolError> {
-    type Output = T;
-
-    fn into_result(self) -> Result<T, ToolError> {
-        self
-    }
-}

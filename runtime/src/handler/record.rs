@@ -1,3 +1,5 @@
+//! Record kinds with an ownership rule, and records loaded for their owner.
+
 use std::ops::Deref;
 
 use schemars::JsonSchema;
@@ -47,32 +49,9 @@ pub struct Owned<R: Record> {
 }
 
 impl<R: Record> Owned<R> {
-    /// Load record `id` if `caller_subject` owns it, inside the call's
-    /// transaction. The owner condition is part of the query: a record of
-    /// another owner is simply not found.
-    pub(crate) async fn load(
-        inv: crate::context::Invocation<'_>,
-        id: R::Id,
-    ) -> Result<Self, crate::error::ToolError> {
-        let spec = inv.record_spec(R::KIND)?;
-        let sql = format!(
-            "SELECT * FROM {} WHERE {} = $1 AND {} = $2",
-            spec.table, spec.id, spec.owner
-        );
-        let mut args = sqlx::any::AnyArguments::default();
-        sqlx::Arguments::add(&mut args, id.clone()).map_err(|e| {
-            tracing::error!(error = %e, "cannot bind a record id");
-            crate::error::ToolError::Internal("cannot bind the record id".into())
-        })?;
-        let mut params = std::mem::take(&mut args.values.0);
-        params.push(sqlx_core::any::AnyValueKind::Text(std::sync::Arc::new(
-            inv.caller().subject().to_owned(),
-        )));
-        let found = inv.tx()?.fetch(sql, params, |row| R::from_row(row)).await?;
-        match found.into_iter().next() {
-            Some(record) => Ok(Self { id, record }),
-            None => Err(crate::error::ToolError::NotFound { kind: R::KIND }),
-        }
+    /// A record the runtime loaded for its owner.
+    pub(crate) fn new(id: R::Id, record: R) -> Self {
+        Self { id, record }
     }
 
     /// The id the caller asked for.

@@ -2,9 +2,12 @@
 //! statement running on the request's thread.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::INLINE_BUDGET;
+/// How much CPU time a read may use on the request's thread before it is
+/// moved to the blocking pool (tokio asks for at most 10–100 µs between
+/// awaits).
+pub(crate) const INLINE_BUDGET: Duration = Duration::from_micros(100);
 
 /// When the progress handler interrupts a statement: once it has run for
 /// half the budget on the clock and then used the other half of the

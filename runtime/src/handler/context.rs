@@ -1,126 +1,17 @@
+//! What a handler receives: [`ReadCx`] or [`WriteCx`], built from the
+//! runtime's [`Invocation`] of one call. A read context hands out only
+//! read-only database access; a write context exists only for write tools.
+
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::caller::Caller;
+use crate::environment::ServerFacts;
 use crate::error::ToolError;
-use crate::spec::Access;
-
-/// How a caller proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMethod {
-    /// No credential (public tools only).
-    None,
-    /// An mcpgen access key.
-    AccessKey,
-    /// An OAuth access token (JWT) from the authorization server.
-    OAuth,
-    /// A development token minted locally by `token mint`.
-    DevToken,
-}
-
-/// Who is calling: the authenticated subject and what it was granted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    subject: String,
-    scopes: Vec<String>,
-    client_id: Option<String>,
-    method: AuthMethod,
-    credential_id: Option<String>,
-    expires_at: Option<i64>,
-}
-
-static ANONYMOUS: Caller = Caller::anonymous();
-
-impl Caller {
-    /// Nobody: the caller of a public tool that presented no credential.
-    pub const fn anonymous() -> Self {
-        Self {
-            subject: String::new(),
-            scopes: Vec::new(),
-            client_id: None,
-            method: AuthMethod::None,
-            credential_id: None,
-            expires_at: None,
-        }
-    }
-
-    /// Whether this is the anonymous caller of a public tool.
-    pub fn is_anonymous(&self) -> bool {
-        self.subject.is_empty()
-    }
-
-    /// A caller with a subject, its granted scopes and an optional client id.
-    pub fn new(
-        subject: impl Into<String>,
-        scopes: impl IntoIterator<Item = impl Into<String>>,
-        client_id: Option<String>,
-    ) -> Self {
-        let mut scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
-        scopes.sort();
-        scopes.dedup();
-        Self {
-            subject: subject.into(),
-            scopes,
-            client_id,
-            method: AuthMethod::OAuth,
-            credential_id: None,
-            expires_at: None,
-        }
-    }
-
-    /// Record how the caller authenticated, which credential it used (an
-    /// access key's id, a token's `jti`) and when that credential expires
-    /// (Unix seconds).
-    pub fn with_credential(
-        mut self,
-        method: AuthMethod,
-        credential_id: Option<String>,
-        expires_at: Option<i64>,
-    ) -> Self {
-        self.method = method;
-        self.credential_id = credential_id;
-        self.expires_at = expires_at;
-        self
-    }
-
-    /// How the caller authenticated.
-    pub fn method(&self) -> AuthMethod {
-        self.method
-    }
-
-    /// The credential's id: an access key's id or a token's `jti`. Never a secret.
-    pub fn credential_id(&self) -> Option<&str> {
-        self.credential_id.as_deref()
-    }
-
-    /// When the credential expires, in Unix seconds.
-    pub fn expires_at(&self) -> Option<i64> {
-        self.expires_at
-    }
-
-    /// The authenticated subject (the token's `sub`, or an access key's owner).
-    pub fn subject(&self) -> &str {
-        &self.subject
-    }
-
-    /// Granted scopes, sorted.
-    pub fn scopes(&self) -> &[String] {
-        &self.scopes
-    }
-
-    /// The OAuth client that presented the credential, if known.
-    pub fn client_id(&self) -> Option<&str> {
-        self.client_id.as_deref()
-    }
-
-    /// Whether every scope in `required` was granted.
-    pub fn has_scopes(&self, required: &[&str]) -> bool {
-        required
-            .iter()
-            .all(|s| self.scopes.binary_search_by(|g| g.as_str().cmp(s)).is_ok())
-    }
-}
+use crate::handler::record::Record;
+use crate::store::{Conn, OwnedQuery, Tx};
+use mcpgen_spec::{Access, RecordSpec};
 
 /// Everything the runtime knows about one tool call, before it is handed to
 /// the handler as a [`ReadCx`] or a [`WriteCx`].
@@ -129,8 +20,8 @@ pub struct Invocation<'a> {
     caller: Option<&'a Caller>,
     access: Access,
     notifier: Option<&'a Notifier>,
-    facts: Option<&'a crate::builtin::ServerFacts>,
-    tx: Option<&'a crate::store::Tx>,
+    facts: Option<&'a ServerFacts>,
+    tx: Option<&'a Tx>,
 }
 
 impl<'a> Invocation<'a> {
@@ -147,37 +38,51 @@ impl<'a> Invocation<'a> {
     }
 
     /// Run inside `tx`.
-    pub(crate) fn with_tx(mut self, tx: &'a crate::store::Tx) -> Self {
+    pub(crate) fn with_tx(mut self, tx: &'a Tx) -> Self {
         self.tx = Some(tx);
         self
     }
 
-    pub(crate) fn tx(&self) -> Result<&'a crate::store::Tx, ToolError> {
+    fn tx(&self) -> Result<&'a Tx, ToolError> {
         self.tx
             .ok_or_else(|| ToolError::Internal("this server has no database attached".into()))
     }
 
     /// The ownership rule of record kind `kind`.
-    pub(crate) fn record_spec(&self, kind: &str) -> Result<crate::spec::RecordSpec, ToolError> {
+    fn record_spec(&self, kind: &str) -> Result<&'a RecordSpec, ToolError> {
         self.facts
-            .and_then(|f| f.records.iter().find(|r| r.kind == kind).copied())
+            .and_then(|f| f.manifest.record(kind))
             .ok_or_else(|| ToolError::Internal("unknown record kind".into()))
     }
 
+    /// A query over the caller's own records of kind `R`.
+    pub(crate) fn owned<R: Record>(&self) -> Result<OwnedQuery<'a, R>, ToolError> {
+        Ok(OwnedQuery::new(
+            self.tx()?,
+            self.record_spec(R::KIND)?,
+            self.caller().subject(),
+        ))
+    }
+
+    /// A connection inside the call's transaction.
+    async fn conn(&self) -> Result<Conn<'a>, ToolError> {
+        self.tx()?.conn().await
+    }
+
     /// Attach what the running server knows about itself (for built-ins).
-    pub fn with_facts(mut self, facts: &'a crate::builtin::ServerFacts) -> Self {
+    pub(crate) fn with_facts(mut self, facts: &'a ServerFacts) -> Self {
         self.facts = Some(facts);
         self
     }
 
     /// What the running server knows about itself, when it is serving.
-    pub fn facts(&self) -> Option<&'a crate::builtin::ServerFacts> {
+    pub(crate) fn facts(&self) -> Option<&'a ServerFacts> {
         self.facts
     }
 
     /// The authenticated caller, or the anonymous one.
     pub fn caller(&self) -> &'a Caller {
-        self.caller.unwrap_or(&ANONYMOUS)
+        self.caller.unwrap_or(Caller::anonymous_ref())
     }
 
     /// The access the called tool was declared with.
@@ -303,23 +208,15 @@ macro_rules! common_context_methods {
 
         /// A connection inside this call's transaction (read-only for read
         /// tools), for sqlx queries: `sqlx::query(..).fetch_all(&mut *conn)`.
-        pub async fn conn(&self) -> Result<crate::store::Conn<'a>, ToolError> {
-            self.inv.tx()?.conn().await
+        pub async fn conn(&self) -> Result<Conn<'a>, ToolError> {
+            self.inv.conn().await
         }
 
         /// A query over the caller's own records of kind `R`: the owner
         /// condition is built in (as `$1`), so other subjects' records never
         /// come back.
-        pub fn select_owned<R>(&self) -> Result<crate::store::OwnedQuery<'a, R>, ToolError>
-        where
-            R: crate::record::Record,
-        {
-            let spec = self.inv.record_spec(R::KIND)?;
-            Ok(crate::store::OwnedQuery::new(
-                self.inv.tx()?,
-                spec,
-                self.inv.caller().subject(),
-            ))
+        pub fn select_owned<R: Record>(&self) -> Result<OwnedQuery<'a, R>, ToolError> {
+            self.inv.owned::<R>()
         }
 
         /// Send a log message to the client, if it asked for logs at this

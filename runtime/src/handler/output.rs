@@ -6,6 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::error::ToolError;
+use crate::schema::{Direction, root_schema};
+
 /// One MCP content block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -182,19 +185,18 @@ pub trait IntoCallResult: Send {
     fn output_schema() -> Option<Schema>;
 
     /// The result sent to the client.
-    fn into_call_result(self) -> Result<CallToolResult, crate::ToolError>;
+    fn into_call_result(self) -> Result<CallToolResult, ToolError>;
 }
 
 impl<T: Serialize + JsonSchema + Send> IntoCallResult for T {
     fn output_schema() -> Option<Schema> {
-        Some(crate::__private::root_schema::<T>(false))
+        Some(root_schema::<T>(Direction::Output))
     }
 
-    fn into_call_result(self) -> Result<CallToolResult, crate::ToolError> {
+    fn into_call_result(self) -> Result<CallToolResult, ToolError> {
         // Serialized once: the text block is a copy of the same JSON.
-        let raw = serde_json::value::to_raw_value(&self).map_err(|_| {
-            crate::ToolError::Internal("the tool's result could not be serialized".into())
-        })?;
+        let raw = serde_json::value::to_raw_value(&self)
+            .map_err(|_| ToolError::Internal("the tool's result could not be serialized".into()))?;
         Ok(CallToolResult {
             content: vec![ContentBlock::text(raw.get())],
             structured: Some(raw),
@@ -208,12 +210,34 @@ impl IntoCallResult for Content {
         None
     }
 
-    fn into_call_result(self) -> Result<CallToolResult, crate::ToolError> {
+    fn into_call_result(self) -> Result<CallToolResult, ToolError> {
         Ok(CallToolResult {
             content: self.0,
             structured: None,
             is_error: false,
         })
+    }
+}
+
+/// What a handler returns: `ToolResult<T>`, where `T` is structured
+/// (`Serialize + JsonSchema`) or [`crate::Content`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a tool's return type",
+    note = "tool handlers return `mcpgen::ToolResult<T>` where `T` derives `serde::Serialize` and `schemars::JsonSchema`, or `mcpgen::ToolResult<mcpgen::Content>`"
+)]
+pub trait ToolOutput: Send {
+    /// The success type.
+    type Output: IntoCallResult;
+
+    /// Split into the success value or the error.
+    fn into_result(self) -> Result<Self::Output, ToolError>;
+}
+
+impl<T: IntoCallResult> ToolOutput for Result<T, ToolError> {
+    type Output = T;
+
+    fn into_result(self) -> Result<T, ToolError> {
+        self
     }
 }
 

@@ -10,7 +10,7 @@
 //! never for long:
 //!
 //! - SQLite's progress handler interrupts a statement that has used more
-//!   than [`INLINE_BUDGET`] of the thread's time: half of it on the clock,
+//!   than `INLINE_BUDGET` (in `deadline.rs`) of the thread's time: half of it on the clock,
 //!   then the other half of the thread's CPU time (CPU time, not time on
 //!   the clock: a thread the kernel preempts mid-query is not holding the
 //!   runtime up by its own work, and on a busy machine clock time alone
@@ -39,20 +39,14 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 #[cfg(test)]
 use sqlx_core::any::AnyRow;
-use sqlx_core::any::AnyValueKind;
 use tokio::sync::Semaphore;
 
 use deadline::Deadline;
-pub(crate) use rows::Decode;
+pub(crate) use rows::{Decode, Param, ReadError};
 use rows::{STATEMENTS, Shapes, run};
 
 mod deadline;
 mod rows;
-
-/// How much CPU time a read may use on the request's thread before it is
-/// moved to the blocking pool (tokio asks for at most 10–100 µs between
-/// awaits).
-pub(crate) const INLINE_BUDGET: Duration = Duration::from_micros(100);
 
 /// How often SQLite checks the budget, in virtual machine steps.
 const CHECK_EVERY: i32 = 100;
@@ -63,9 +57,6 @@ pub(crate) const BLOCKING_READS: usize = 8;
 
 /// How long a read on the blocking pool waits for a lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A parameter value, as sqlx's `Any` arguments hold it.
-pub(crate) type Param = AnyValueKind;
 
 /// Read-only rusqlite connections to one SQLite file.
 #[derive(Clone)]
@@ -102,18 +93,6 @@ enum Inline {
     /// connection: run it on the blocking pool.
     Move,
     Failed(ReadError),
-}
-
-/// A read that failed. The message is for the log only: it can name the
-/// file.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ReadError {
-    #[error("{0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("{0}")]
-    Decode(String),
-    #[error("the blocking pool is gone")]
-    ShutDown,
 }
 
 impl SqliteReads {

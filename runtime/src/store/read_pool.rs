@@ -23,7 +23,7 @@ use deadpool::managed::{Metrics, Object, Pool, PoolError, RecycleResult};
 use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, ConnectOptions as _, Connection as _};
 
-use crate::db::{DbKind, IDLE_CHECK};
+use super::db::{DbError, DbKind, IDLE_CHECK};
 
 /// A pool of connections for read tools.
 #[derive(Clone)]
@@ -105,7 +105,7 @@ impl ReadPool {
     /// A connection, or the reason there is none (for the log only).
     pub(crate) async fn get(&self) -> Result<ReadConn, String> {
         self.0.get().await.map_err(|e| match e {
-            PoolError::Backend(e) => crate::db::DbError::from(e).to_string(),
+            PoolError::Backend(e) => DbError::from(e).to_string(),
             PoolError::Timeout(_) => "timed out waiting for a connection".to_owned(),
             PoolError::Closed => "pool closed".to_owned(),
             _ => "no connection".to_owned(),
