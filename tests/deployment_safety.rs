@@ -83,10 +83,13 @@ async fn environments_fail_closed_and_preview_refuses_writes() {
         200
     );
     drop(local);
-    // ...is worthless in preview, which trusts only the authorization server.
+    // ...is worthless in preview, which trusts only the authorization server
+    // (and runs on a database of production data: not the local one, which
+    // it would refuse).
+    let preview_data = scratch_dir("auth-env-preview");
     let preview = HttpServer::start_in(
         notes_bin(),
-        &data,
+        &preview_data,
         &["--env", "preview", "--jwt-public-key", &trust_arg()],
     );
     assert_eq!(
@@ -314,14 +317,21 @@ async fn no_secrets_anywhere() {
             seen.push_str(&a.raw);
         }
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    seen.push_str(&server.log());
+    // A graceful stop writes every record, the refusals still being
+    // counted (in groups per peer, reason and credential) included.
+    let (status, log) = server.stop();
+    assert!(status.success(), "{status}");
+    seen.push_str(&log);
     let db = mcpgen::store::Db::connect(&url).await.unwrap();
     let rows = sqlx::query("SELECT * FROM mcpgen_audit")
         .fetch_all(db.pool())
         .await
         .unwrap();
-    assert!(rows.len() >= 30, "every call audited: {}", rows.len());
+    let calls: i64 = rows
+        .iter()
+        .map(|r| sqlx::Row::get::<i64, _>(r, "count"))
+        .sum();
+    assert!(calls >= 30, "every call audited: {calls}");
     for r in &rows {
         for i in 0..sqlx::Row::len(r) {
             if let Ok(v) = sqlx::Row::try_get::<String, _>(r, i) {

@@ -276,10 +276,13 @@ fn cases() -> Vec<Case> {
             "mcp-protocol-version",
             "1999-01-01",
         ),
+        // Without a credential an unknown tool answers like a known one
+        // that needs a credential (nothing to enumerate); with one, it is
+        // -32602 (`tests/registry.rs`).
         legacy(
-            "unknown tool",
+            "unknown tool, no credential",
             call("drop_tables", json!({})),
-            Error(200, -32602),
+            Error(401, -31401),
         ),
         legacy(
             "tool name not a string",

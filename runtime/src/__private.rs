@@ -67,7 +67,7 @@ const fn str_eq(a: &str, b: &str) -> bool {
 
 /// For the micro-benchmarks: enqueue one typical audit record.
 pub fn bench_audit_record(sink: &crate::audit::AuditSink) {
-    sink.open("http", "search_owned_notes", None)
+    sink.open("http", "127.0.0.1", "search_owned_notes", None)
         .close(crate::audit::Verdict::Allowed);
 }
 

@@ -117,6 +117,7 @@ pub fn environment_statuses<S: Tools>(version: &str) -> Value {
                 version: version.to_owned(),
                 environment: env.clone(),
                 database: None,
+                database_data: None,
             };
             let mut report = serde_json::to_value(facts.report()).unwrap_or_default();
             if !env.enabled {

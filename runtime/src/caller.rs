@@ -45,6 +45,8 @@ pub struct Caller {
     method: AuthMethod,
     credential_id: Option<String>,
     expires_at: Option<i64>,
+    /// Which credential, for the audit trail: `key:<id>` or `jwt:<hash>`.
+    reference: String,
 }
 
 static ANONYMOUS: Caller = Caller::anonymous();
@@ -59,6 +61,7 @@ impl Caller {
             method: AuthMethod::None,
             credential_id: None,
             expires_at: None,
+            reference: String::new(),
         }
     }
 
@@ -88,6 +91,7 @@ impl Caller {
             method: AuthMethod::OAuth,
             credential_id: None,
             expires_at: None,
+            reference: String::new(),
         }
     }
 
@@ -104,6 +108,20 @@ impl Caller {
         self.credential_id = credential_id;
         self.expires_at = expires_at;
         self
+    }
+
+    /// Record which credential this caller presented, as the audit trail
+    /// names it (never the secret).
+    pub(crate) fn with_reference(mut self, reference: String) -> Self {
+        self.reference = reference;
+        self
+    }
+
+    /// Which credential this caller presented, as the audit trail names it:
+    /// `key:<id>` for an access key, `jwt:<hash>` for a token; empty when
+    /// unknown.
+    pub(crate) fn reference(&self) -> &str {
+        &self.reference
     }
 
     /// How the caller authenticated.

@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use url::{Host, Url};
+
 /// Facts derived from the manifest's `[resource] uri`.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
@@ -74,6 +76,39 @@ pub(crate) fn host_of(authority: &str) -> Cow<'_, str> {
     }
 }
 
+/// Parse a configured URL (a JWKS URL, an issuer, the resource) and refuse
+/// what would let keys or tokens travel where they should not: anything
+/// but `https`, except `http` to a loopback address or exactly
+/// `localhost`; a user name or password in the URL. The message names
+/// `what` and never repeats a password.
+pub(crate) fn check_url(what: &str, raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("the {what} is not an absolute URL ({e})"))?;
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "the {what} {shown} carries a user name or password: remove it (credentials do not go in URLs)"
+        ));
+    }
+    let loopback = match url.host() {
+        Some(Host::Ipv4(a)) => a.is_loopback(),
+        Some(Host::Ipv6(a)) => a.is_loopback(),
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => return Err(format!("the {what} {shown} names no host")),
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(format!(
+            "the {what} {shown} must use https (http only to 127.0.0.1, ::1 or localhost)"
+        )),
+        other => Err(format!(
+            "the {what} {shown} must be an https URL, not {other}:"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +129,43 @@ mod tests {
         );
         assert_eq!(host_of("[::1]:3000"), "::1");
         assert_eq!(host_of("LocalHost"), "localhost");
+    }
+
+    #[test]
+    fn configured_urls_are_parsed_not_prefix_matched() {
+        for ok in [
+            "https://auth.example.com/.well-known/jwks.json",
+            "http://127.0.0.1:9000/jwks",
+            "http://127.8.9.10/jwks",
+            "http://[::1]:9000/jwks",
+            "http://localhost:9000/jwks",
+            "http://LOCALHOST/jwks",
+        ] {
+            assert!(check_url("JWKS URL", ok).is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            (
+                "http://127.0.0.1@evil.example/jwks.json",
+                "user name or password",
+            ),
+            ("http://localhost.evil.example/jwks.json", "https"),
+            ("http://127.0.0.1.evil.example/jwks", "https"),
+            ("http://evil.example/jwks", "https"),
+            (
+                "https://user:hunter2@auth.example.com/jwks",
+                "user name or password",
+            ),
+            (
+                "https://token@auth.example.com/jwks",
+                "user name or password",
+            ),
+            ("ftp://auth.example.com/jwks", "https URL"),
+            ("auth.example.com/jwks", "absolute URL"),
+            ("file:///etc/passwd", "no host"),
+        ] {
+            let e = check_url("JWKS URL", bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+            assert!(!e.contains("hunter2"), "never repeats a password: {e}");
+        }
     }
 }

@@ -18,6 +18,8 @@ pub(crate) struct ServerFacts {
     pub(crate) environment: EnvironmentSpec,
     /// `sqlite` or `postgres`, when a database is attached.
     pub(crate) database: Option<&'static str>,
+    /// The data class the attached database recorded, when known.
+    pub(crate) database_data: Option<DataKind>,
 }
 
 /// Why a server may not run in the environment asked for.
@@ -81,6 +83,9 @@ pub(crate) struct EnvironmentReport {
     pub(crate) safe_for_tests: bool,
     /// `sqlite`, `postgres`, or null.
     pub(crate) database: Option<String>,
+    /// The class of data the database says it holds (recorded by the first
+    /// environment that used it), or null.
+    pub(crate) database_data: Option<String>,
     /// The same, in one blunt sentence.
     pub(crate) summary: String,
 }
@@ -89,7 +94,10 @@ impl ServerFacts {
     /// What `get_environment_status` says about this server.
     pub(crate) fn report(&self) -> EnvironmentReport {
         let env = &self.environment;
-        let production_data = env.shares_production_data();
+        // What the database says it holds wins over what the environment
+        // says it uses (a server refuses to start when the two differ).
+        let production_data =
+            env.shares_production_data() || self.database_data == Some(DataKind::Production);
         let runtime = capitalized(env.runtime.as_str());
         let summary = match (env.runtime, production_data, env.writes) {
             (RuntimeKind::Production, true, true) => {
@@ -116,8 +124,9 @@ impl ServerFacts {
             data: env.data.as_str().to_owned(),
             shares_production_data: production_data,
             writes_enabled: env.writes,
-            safe_for_tests: env.data != DataKind::Production,
+            safe_for_tests: !production_data,
             database: self.database.map(str::to_owned),
+            database_data: self.database_data.map(|d| d.as_str().to_owned()),
             summary,
         }
     }

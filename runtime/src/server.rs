@@ -37,6 +37,15 @@ pub struct ServerOptions {
     pub page_size: usize,
     /// The manifest environment to run in.
     pub environment: String,
+    /// Requests without an accepted credential (anonymous, or whose
+    /// credential failed) per peer address and minute; over it, 429. 0
+    /// turns the budget off.
+    pub peer_budget_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the peer: a request
+    /// from one of these addresses is counted against the address the
+    /// proxy says it forwards for. Empty (the default): the header is
+    /// ignored and the connection's address is the peer.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerOptions {
@@ -49,6 +58,8 @@ impl Default for ServerOptions {
             call_timeout: Duration::from_secs(30),
             page_size: 100,
             environment: "local".to_owned(),
+            peer_budget_per_minute: 600,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -74,6 +85,9 @@ pub enum StartError {
         /// Its runtime.
         runtime: String,
     },
+    /// A configured URL cannot be used (see the message).
+    #[error("{0}")]
+    Url(String),
     /// Something else needed at startup failed.
     #[error("{0}")]
     Other(String),
@@ -118,11 +132,14 @@ impl<S: Tools> McpServer<S> {
         let registry = S::registry()?;
         let manifest = S::manifest();
         let environment = environment::select(manifest, &options.environment)?;
+        crate::endpoint::check_url("resource URI ([resource] uri)", &manifest.resource.uri)
+            .map_err(StartError::Url)?;
         let endpoint = Endpoint::parse(&manifest.resource.uri);
         let policy = Policy::new(
             manifest,
             environment.clone(),
             registry.tools().iter().map(|t| t.spec()),
+            options.peer_budget_per_minute,
         );
         let mut server_info = json!({"name": manifest.server.name, "version": options.version});
         if let Some(t) = &manifest.server.title {
@@ -138,6 +155,7 @@ impl<S: Tools> McpServer<S> {
                 version: options.version.clone(),
                 environment,
                 database: None,
+                database_data: None,
             },
             options,
             auth: None,
@@ -165,6 +183,13 @@ impl<S: Tools> McpServer<S> {
     /// Record audit rows in a database as well as events.
     pub fn with_audit(mut self, audit: AuditSink) -> Self {
         self.audit = audit;
+        self
+    }
+
+    /// Report the data class the attached database recorded (see
+    /// [`Db::claim`](crate::store::Db::claim)) in the status tool.
+    pub fn with_database_data(mut self, data: mcpgen_spec::DataKind) -> Self {
+        self.facts.database_data = Some(data);
         self
     }
 

@@ -91,6 +91,7 @@ where
                 headers: None,
                 caller,
                 transport: "stdio",
+                peer: None,
             },
         );
         match outcome {

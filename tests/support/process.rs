@@ -13,6 +13,8 @@ pub struct HttpServer {
     /// The MCP endpoint, e.g. `http://127.0.0.1:40123/mcp`.
     pub url: String,
     log: Arc<Mutex<String>>,
+    /// The thread copying stderr into `log`; ends when the server exits.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl HttpServer {
@@ -45,7 +47,7 @@ impl HttpServer {
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
         let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(url) = line.split("listening on ").nth(1) {
                     let _ = tx.send(url.trim().to_owned());
@@ -67,7 +69,12 @@ impl HttpServer {
                 );
             }
         };
-        Self { child, url, log }
+        Self {
+            child,
+            url,
+            log,
+            reader: Some(reader),
+        }
     }
 
     /// Everything the server wrote to stderr so far.
@@ -75,9 +82,23 @@ impl HttpServer {
         self.log.lock().expect("log lock").clone()
     }
 
+    /// Like [`HttpServer::terminate`], and everything it wrote to stderr,
+    /// to its last line.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.terminate_in_place();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        (status, self.log())
+    }
+
     /// Ask the server to stop (SIGTERM, as an orchestrator does) and wait
     /// for it to exit; its exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
+        self.terminate_in_place()
+    }
+
+    fn terminate_in_place(&mut self) -> std::process::ExitStatus {
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

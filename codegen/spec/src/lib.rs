@@ -60,8 +60,33 @@ macro_rules! spelled {
                 f.write_str(self.as_str())
             }
         }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownWord;
+
+            /// The value the manifest spells `s`.
+            fn from_str(s: &str) -> Result<Self, UnknownWord> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownWord(s.to_owned()))
+            }
+        }
     };
 }
+
+/// A word the manifest's vocabulary does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownWord(pub String);
+
+impl fmt::Display for UnknownWord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown value `{}`", self.0)
+    }
+}
+
+impl std::error::Error for UnknownWord {}
 
 spelled! {
     /// Whether a tool or scope reads or writes.
@@ -328,6 +353,11 @@ mod tests {
             assert_eq!(back, d);
         }
         assert!(serde_json::from_value::<DataKind>(serde_json::json!("prod")).is_err());
+        assert_eq!("production".parse::<DataKind>(), Ok(DataKind::Production));
+        assert_eq!(
+            "prod".parse::<RuntimeKind>(),
+            Err(UnknownWord("prod".into()))
+        );
     }
 
     #[test]

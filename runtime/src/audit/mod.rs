@@ -8,11 +8,15 @@ mod postgres;
 mod record;
 mod sink;
 mod sqlite;
+mod tally;
+mod verdict;
 mod writer;
 
-pub(crate) use entry::{Entry, Verdict};
+pub(crate) use entry::Entry;
 pub use record::FIELD_CHARS;
-pub use sink::AuditSink;
+pub use sink::{AuditOptions, AuditSink, DEFAULT_RETENTION};
+pub use tally::TALLY_WINDOW;
+pub(crate) use verdict::Verdict;
 pub use writer::{LINGER, MAX_PENDING, QUEUE, RETRY};
 
 #[cfg(test)]

@@ -2,12 +2,57 @@
 //! one is attached, written by the background writer.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::record::AuditRecord;
+use super::record::{AuditRecord, next_request_id};
+use super::tally::Tally;
+use super::verdict::Verdict;
 use super::writer::{Msg, QUEUE, writer};
 use crate::store::Db;
+
+/// How the audit trail is kept in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditOptions {
+    /// Records queued for the writer at most (see [`AuditSink::ready`]).
+    pub queue: usize,
+    /// How long a record is kept: older ones are deleted by a task of the
+    /// server's own, every `prune_every`. `None` keeps them forever.
+    pub retention: Option<Duration>,
+    /// How often old records are deleted.
+    pub prune_every: Duration,
+}
+
+/// How long audit records are kept unless configured otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        Self {
+            queue: QUEUE,
+            retention: Some(DEFAULT_RETENTION),
+            prune_every: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Delete records older than `retention`, now and every `every`. Many
+/// instances on one database may all do it: each deletes what is left.
+async fn prune(db: Db, retention: Duration, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let keep = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+        let before = crate::store::now().saturating_sub(keep);
+        match db.prune_audit(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(records = n, "deleted audit records past their retention"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete old audit records now"),
+        }
+    }
+}
 
 /// Where audit records go.
 #[derive(Debug, Clone, Default)]
@@ -15,36 +60,39 @@ pub struct AuditSink {
     tx: Option<mpsc::UnboundedSender<Msg>>,
     /// Free places in the queue to the writer; `None` without a writer.
     slots: Option<Arc<Semaphore>>,
+    /// Refusals being counted.
+    tally: Arc<Tally>,
 }
 
 impl AuditSink {
     /// Events only, no table.
     pub fn tracing_only() -> Self {
-        Self {
-            tx: None,
-            slots: None,
-        }
+        Self::default()
     }
 
-    /// Events, and rows in `db` (its runtime migrations must have run).
+    /// Events, and rows in `db` (its runtime migrations must have run),
+    /// with the default [`AuditOptions`].
     ///
     /// Records are written in batches by one background task. If the
     /// database cannot take them, they are kept (up to [`MAX_PENDING`](super::MAX_PENDING))
     /// and retried every [`RETRY`](super::RETRY) until it can: an outage delays the
     /// trail, it does not lose it.
     pub fn to_database(db: Db) -> Self {
-        Self::to_database_with_queue(db, QUEUE)
+        Self::to_database_with(db, AuditOptions::default())
     }
 
-    /// Like [`AuditSink::to_database`], with at most about `queue` records
-    /// waiting for the writer.
-    pub fn to_database_with_queue(db: Db, queue: usize) -> Self {
+    /// Like [`AuditSink::to_database`], with `options`.
+    pub fn to_database_with(db: Db, options: AuditOptions) -> Self {
         let (tx, rx) = mpsc::unbounded_channel::<Msg>();
-        let slots = Arc::new(Semaphore::new(queue.max(1)));
+        let slots = Arc::new(Semaphore::new(options.queue.max(1)));
+        if let Some(retention) = options.retention {
+            tokio::spawn(prune(db.clone(), retention, options.prune_every));
+        }
         tokio::spawn(writer(db, rx, Arc::clone(&slots)));
         Self {
             tx: Some(tx),
             slots: Some(slots),
+            tally: Arc::default(),
         }
     }
 
@@ -61,10 +109,50 @@ impl AuditSink {
         }
     }
 
+    /// A refusal before any tool ran: counted with those like it, the
+    /// first of a window written now (`tally.rs`).
+    pub(crate) fn refusal(&self, r: AuditRecord, grouped_by_credential: bool) {
+        let (first, spilled) = self.tally.count(r, grouped_by_credential);
+        for r in first.into_iter().chain(spilled) {
+            self.record(r);
+        }
+        let sink = self.clone();
+        self.tally.tick(move |r| sink.record(r));
+    }
+
+    /// A request refused before it named a tool (its credential, its
+    /// peer's budget): a refusal like any other.
+    pub(crate) fn refused(
+        &self,
+        transport: &'static str,
+        peer: &str,
+        credential: String,
+        verdict: Verdict,
+    ) {
+        let r = AuditRecord {
+            request_id: next_request_id(),
+            at: crate::store::now(),
+            transport,
+            peer: peer.to_owned(),
+            credential,
+            subject: String::new(),
+            client: String::new(),
+            tool: String::new(),
+            scopes: String::new(),
+            decision: verdict.decision(),
+            reason: verdict.reason(),
+            count: 1,
+            duration_us: 0,
+        };
+        self.refusal(r, false);
+    }
+
     pub(crate) fn record(&self, r: AuditRecord) {
         // Every decision is a row; on stderr, refusals and failures are
         // `info`, allowed calls `debug` (one line per call is several µs of
         // a call's cost; `RUST_LOG=info,mcpgen::audit=debug` shows them).
+        // Text fields are written quoted and escaped (`?`), so a tool name
+        // cannot pass for another field.
         macro_rules! event {
             ($level:expr) => {
                 tracing::event!(
@@ -72,14 +160,17 @@ impl AuditSink {
                     $level,
                     request_id = %r.request_id,
                     transport = r.transport,
-                    subject = %r.subject,
-                    client = %r.client,
-                    tool = %r.tool,
-                    scopes = %r.scopes,
+                    peer = ?r.peer,
+                    credential = ?r.credential,
+                    subject = ?r.subject,
+                    client = ?r.client,
+                    tool = ?r.tool,
+                    scopes = ?r.scopes,
                     decision = r.decision,
                     reason = r.reason,
+                    count = r.count,
                     duration_us = r.duration_us,
-                    "tools/call"
+                    "decision"
                 )
             };
         }
@@ -99,8 +190,12 @@ impl AuditSink {
         }
     }
 
-    /// Wait until every record sent so far is written.
+    /// Wait until every record sent so far is written, the refusals
+    /// still being counted included.
     pub async fn flush(&self) {
+        for r in self.tally.close_all() {
+            self.record(r);
+        }
         if let Some(tx) = &self.tx {
             let (ack, done) = oneshot::channel();
             if tx.send(Msg::Flush(ack)).is_ok() {

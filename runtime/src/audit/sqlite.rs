@@ -23,8 +23,9 @@ use super::record::{AuditRecord, WriteError};
 use crate::store::{Db, DbError};
 
 const INSERT: &str = "INSERT INTO mcpgen_audit \
-     (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+     (request_id, at, transport, subject, client, tool, scopes, decision, reason, duration_us, \
+      peer, credential, count) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
      ON CONFLICT (request_id) DO NOTHING";
 
 /// How long a write waits for another process's write to finish.
@@ -124,6 +125,9 @@ fn insert(conn: &mut Connection, batch: &[AuditRecord]) -> rusqlite::Result<()> 
                     r.reason,
                     // Both databases store a signed 64-bit integer.
                     i64::try_from(r.duration_us).unwrap_or(i64::MAX),
+                    r.peer,
+                    r.credential,
+                    i64::try_from(r.count).unwrap_or(i64::MAX),
                 ]);
                 match done {
                     Ok(_) => {}

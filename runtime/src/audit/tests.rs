@@ -18,14 +18,18 @@ async fn fresh_db(name: &str) -> (Db, std::path::PathBuf) {
 fn record(i: usize) -> AuditRecord {
     AuditRecord {
         request_id: format!("test-{i}"),
-        at: 0,
+        // Now: older records would be pruned (retention) as the sink starts.
+        at: crate::store::now(),
         transport: "http",
+        peer: "192.0.2.1".into(),
+        credential: format!("key:{i:016x}"),
         subject: "alice".into(),
         client: String::new(),
         tool: "t".into(),
         scopes: String::new(),
         decision: "allowed",
         reason: "ok",
+        count: i as u64 + 1,
         duration_us: 1,
     }
 }
@@ -35,7 +39,13 @@ async fn a_stalled_writer_holds_requests_back_and_loses_nothing() {
     let (db, dir) = fresh_db("mcpgen-audit").await;
     // The writer needs SQLite's one writer connection; hold it.
     let blocker = db.pool().acquire().await.unwrap();
-    let sink = AuditSink::to_database_with_queue(db.clone(), 20);
+    let sink = AuditSink::to_database_with(
+        db.clone(),
+        AuditOptions {
+            queue: 20,
+            ..AuditOptions::default()
+        },
+    );
     // The first record sends the writer to the database, where it waits.
     sink.record(record(0));
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -112,6 +122,17 @@ async fn batches_of_any_size_are_written_whole_once_and_field_for_field() {
         i64,
     );
     for i in [73_usize, 136, 137, 147] {
+        let (peer, credential, n): (String, String, i64) = sqlx::query_as(
+            "SELECT peer, credential, count FROM mcpgen_audit WHERE request_id = $1",
+        )
+        .bind(format!("test-{i}"))
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            (peer.as_str(), credential, n),
+            ("192.0.2.1", format!("key:{i:016x}"), i as i64 + 1)
+        );
         let row: Row = sqlx::query_as(
             "SELECT request_id, at, transport, subject, client, tool, scopes, decision, \
                  reason, duration_us FROM mcpgen_audit WHERE request_id = $1",

@@ -11,6 +11,9 @@ use super::{postgres, sqlite};
 use crate::store::Db;
 
 /// What the sink sends the writer.
+// Records are nearly all the traffic and flushes are rare: boxing every
+// record (an allocation per call) to shrink the rare flush is no gain.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Msg {
     /// A record, and whether it holds one of the queue's slots.
     Record(AuditRecord, bool),

@@ -32,11 +32,13 @@ impl Authenticator for Credentials {
             if let Some(caller) = self.cache.get(&fingerprint) {
                 return Ok(caller);
             }
+            let reference = reference_of(credential, &fingerprint);
             if credential.starts_with(keys::PREFIX) {
                 let result = match &self.keys {
                     Some(k) => k.verify(credential).await,
                     None => Err(AuthError::InvalidToken),
-                };
+                }
+                .map(|c| c.with_reference(reference));
                 if let Ok(caller) = &result {
                     self.cache
                         .insert(fingerprint, cache::Kind::AccessKey, caller);
@@ -50,10 +52,53 @@ impl Authenticator for Credentials {
                     break;
                 }
             }
+            let result = result.map(|c| c.with_reference(reference));
             if let Ok(caller) = &result {
                 self.cache.insert(fingerprint, cache::Kind::Token, caller);
             }
             result
         })
+    }
+}
+
+/// How the audit trail names `credential`, whether or not it is accepted:
+/// `key:<id>` for an access key (the id is not secret), `jwt:<hash>` for
+/// anything else (the first 8 bytes of its SHA-256, in hex: enough to tell
+/// tokens apart, nothing to replay).
+pub(crate) fn reference(credential: &str) -> String {
+    reference_of(credential, &VerifiedCache::fingerprint(credential))
+}
+
+fn reference_of(credential: &str, fingerprint: &[u8; 32]) -> String {
+    if let Some(id) = credential
+        .strip_prefix(keys::PREFIX)
+        .and_then(|rest| rest.split('_').next())
+        .filter(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return format!("key:{id}");
+    }
+    let hex: String = fingerprint[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("jwt:{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_name_a_credential_without_revealing_it() {
+        let key = "mcpk_0123456789abcdef_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        assert_eq!(reference(key), "key:0123456789abcdef");
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+        let r = reference(token);
+        assert!(r.starts_with("jwt:") && r.len() == 20, "{r}");
+        assert!(!r.contains("eyJ") && r != reference("another token"));
+        assert!(
+            reference("mcpk_not-an-id_x").starts_with("jwt:"),
+            "a malformed key is hashed"
+        );
     }
 }

@@ -51,7 +51,7 @@ impl DevKey {
         let pkcs8 = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir)?;
+                crate::store::private_dir(data_dir)?;
                 let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
                     .map_err(|_| std::io::Error::other("cannot generate a signing key"))?;
                 match publish_private(&path, doc.as_ref()) {
@@ -105,7 +105,7 @@ impl DevKey {
             aud: audience,
             iat,
             nbf: iat,
-            exp: iat + ttl.as_secs() as i64,
+            exp: iat.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             jti,
             scope: scopes.join(" "),
             client_id: client,

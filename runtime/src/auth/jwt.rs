@@ -14,6 +14,10 @@ use tokio::sync::{Mutex, RwLock};
 use super::authenticator::AuthError;
 use crate::caller::{AuthMethod, Caller};
 
+/// The longest token lifetime accepted unless configured otherwise: a day
+/// (identity providers issue access tokens for minutes to hours).
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// How a verifier is set up.
 #[derive(Clone)]
 pub struct JwtConfig {
@@ -26,8 +30,11 @@ pub struct JwtConfig {
     /// Accepted `typ` header values, compared case-insensitively.
     /// Default `at+jwt` and `application/at+jwt` (RFC 9068).
     pub accepted_typ: Vec<String>,
-    /// Clock leeway for `exp` and `nbf`.
+    /// Clock leeway for `exp`, `nbf` and `iat`.
     pub leeway: Duration,
+    /// The longest lifetime accepted: `exp - iat`, or `exp` from now for a
+    /// token without `iat`. A token that lives longer is refused.
+    pub max_lifetime: Duration,
     /// How callers verified by this config are labelled.
     pub method: AuthMethod,
 }
@@ -46,6 +53,7 @@ impl JwtConfig {
             ],
             accepted_typ: vec!["at+jwt".into(), "application/at+jwt".into()],
             leeway: Duration::from_secs(60),
+            max_lifetime: DEFAULT_MAX_LIFETIME,
             method: AuthMethod::OAuth,
         }
     }
@@ -72,16 +80,11 @@ pub struct JwksSource {
 }
 
 impl JwksSource {
-    /// Keys from `url` (https, or http on loopback for tests).
+    /// Keys from `url`: https, or http to a loopback address (for tests);
+    /// never a URL with a user name or password.
     pub fn new(url: impl Into<String>) -> Result<Self, String> {
         let url = url.into();
-        let https = url.starts_with("https://");
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|p| url.starts_with(p));
-        if !https && !loopback {
-            return Err(format!("the JWKS URL must use https (got {url})"));
-        }
+        crate::endpoint::check_url("JWKS URL", &url)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
@@ -181,6 +184,11 @@ pub struct JwtVerifier {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    /// A string, exactly: jsonwebtoken alone accepts an array of issuers
+    /// that merely contains the expected one.
+    iss: String,
+    #[serde(default)]
+    iat: Option<i64>,
     #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
@@ -248,6 +256,11 @@ impl JwtVerifier {
     /// keys cannot be fetched at all).
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         let header = decode_header(token).map_err(|_| AuthError::InvalidToken)?;
+        // RFC 7515 §4.1.11: a critical extension this verifier does not
+        // understand (it understands none) makes the token invalid.
+        if header.crit.is_some() {
+            return Err(AuthError::InvalidToken);
+        }
         let validation = self
             .validations
             .iter()
@@ -288,7 +301,21 @@ impl JwtVerifier {
         let key = key.ok_or(AuthError::InvalidToken)?;
         let data = decode::<Claims>(token, key, validation).map_err(|_| AuthError::InvalidToken)?;
         let claims = data.claims;
-        if claims.sub.is_empty() {
+        if claims.sub.is_empty() || claims.iss != self.config.issuer {
+            return Err(AuthError::InvalidToken);
+        }
+        let now = crate::store::now();
+        let leeway = i64::try_from(self.config.leeway.as_secs()).unwrap_or(i64::MAX);
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            // Issued in the future.
+            return Err(AuthError::InvalidToken);
+        }
+        let lifetime = claims.exp.saturating_sub(claims.iat.unwrap_or(now));
+        let max = i64::try_from(self.config.max_lifetime.as_secs()).unwrap_or(i64::MAX);
+        if lifetime > max {
             return Err(AuthError::InvalidToken);
         }
         let scopes: Vec<String> = match (&claims.scope, &claims.scp) {

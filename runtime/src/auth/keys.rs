@@ -156,7 +156,7 @@ impl AccessKeys {
             .collect();
         let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let created_at = now();
-        let expires_at = ttl_secs.map(|t| created_at + t);
+        let expires_at = ttl_secs.map(|t| created_at.saturating_add(t));
         sqlx::query(
             "INSERT INTO mcpgen_access_keys (id, secret_hash, owner, scopes, client, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -13,6 +13,7 @@ pub use crate::caller::AuthMethod;
 pub use authenticator::{AuthError, Authenticator};
 pub use cache::{CacheConfig, VerifiedCache};
 pub use credentials::Credentials;
+pub(crate) use credentials::reference;
 pub use dev::DevKey;
 pub use jwt::{JwksSource, JwtConfig, JwtVerifier, Keys};
 pub use keys::{AccessKeys, KeyError, KeyInfo, NewKey};

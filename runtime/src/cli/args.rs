@@ -36,6 +36,29 @@ pub struct Common {
     /// the embedded SQLite file in --data-dir.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// How long audit records are kept; older ones are deleted by the
+    /// server every hour. 0 keeps them forever.
+    #[arg(long, global = true, env = "MCPGEN_AUDIT_RETENTION", value_parser = parse_duration_or_zero, default_value = "90d")]
+    pub audit_retention: Duration,
+    /// Log lines as text (the default) or as one JSON object each, for
+    /// collectors.
+    #[arg(
+        long,
+        global = true,
+        env = "MCPGEN_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `key=value` fields, text quoted and escaped.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Where OAuth access tokens' signing keys come from.
@@ -68,6 +91,42 @@ pub struct AuthArgs {
     /// again; never past its `exp`. 0 checks every request.
     #[arg(long, env = "MCPGEN_TOKEN_CACHE_TTL", value_parser = parse_duration_or_zero, default_value = "5m")]
     pub token_cache_ttl: Duration,
+    /// The longest token lifetime accepted (`exp - iat`, or `exp` from now
+    /// without `iat`); a token that lives longer is refused.
+    #[arg(long, env = "MCPGEN_MAX_TOKEN_LIFETIME", value_parser = parse_duration, default_value = "24h")]
+    pub max_token_lifetime: Duration,
+}
+
+/// What `serve` tolerates of its connections and peers.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Connections open at once, at most (capped below the process's
+    /// file-descriptor limit).
+    #[arg(long, env = "MCPGEN_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Connections open at once from one peer address, at most.
+    #[arg(long, env = "MCPGEN_MAX_CONNECTIONS_PER_PEER", default_value_t = 256)]
+    pub max_connections_per_peer: usize,
+    /// How long a connection may take to send a request's headers, or sit
+    /// idle between requests, before it is closed.
+    #[arg(long, env = "MCPGEN_HEADER_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive (408 after it).
+    #[arg(long, env = "MCPGEN_BODY_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    pub body_timeout: Duration,
+    /// Requests without an accepted credential per peer address and minute
+    /// (429 over it); 0 turns the budget off.
+    #[arg(long, env = "MCPGEN_PEER_BUDGET", default_value_t = 600)]
+    pub peer_budget: u32,
+    /// A reverse proxy whose X-Forwarded-For names the peer (repeatable).
+    /// Without one, the header is ignored.
+    #[arg(
+        long = "trust-proxy",
+        env = "MCPGEN_TRUST_PROXY",
+        value_delimiter = ',',
+        value_name = "IP"
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Subcommands.
@@ -89,6 +148,9 @@ pub enum Command {
         /// Token verification.
         #[command(flatten)]
         auth: AuthArgs,
+        /// Connection limits.
+        #[command(flatten)]
+        http: HttpArgs,
     },
     /// Serve MCP over stdin/stdout (newline-delimited JSON-RPC). The
     /// credential (access key or bearer token) comes from MCPGEN_TOKEN;
@@ -188,19 +250,27 @@ pub enum TokenCommand {
     },
 }
 
+/// The longest duration the command line takes: a hundred years, so that
+/// any time computed from one fits.
+const MAX_DURATION_SECS: u64 = 36_500 * 86_400;
+
 /// `90s`, `15m`, `12h`, `30d`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("`{s}` is not a duration: write e.g. 90s, 15m, 12h or 30d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let per = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("unknown unit in `{s}`: use s, m, h or d")),
     };
+    let secs = n
+        .checked_mul(per)
+        .filter(|&s| s <= MAX_DURATION_SECS)
+        .ok_or_else(|| format!("`{s}` is too long: write at most 36500d (a hundred years)"))?;
     if secs == 0 {
         return Err("the duration must be positive".into());
     }
@@ -229,5 +299,13 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("abc").is_err());
+        // Overflows are refused, not wrapped or panicked on.
+        assert!(parse_duration("999999999999999999d").is_err());
+        assert!(parse_duration("18446744073709551615").is_err());
+        assert!(parse_duration("99999999999999999999").is_err());
+        assert_eq!(
+            parse_duration("36500d"),
+            Ok(Duration::from_secs(36_500 * 86_400))
+        );
     }
 }

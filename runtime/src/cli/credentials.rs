@@ -15,13 +15,13 @@ use crate::server::StartError;
 use crate::store::Db;
 use mcpgen_spec::{EnvironmentSpec, RuntimeKind};
 
-/// The credential sources for `env`: access keys always; OAuth tokens when
-/// keys are configured; development tokens only in a local environment.
-/// A non-local environment without OAuth keys refuses to start.
+/// The token sources for `env`: OAuth tokens when keys are configured;
+/// development tokens only in a local environment. A non-local environment
+/// without OAuth keys refuses to start (before it touches a database). Add
+/// the access keys of a database with [`with_access_keys`].
 pub async fn credentials<S: Tools>(
     auth: &AuthArgs,
     env: &EnvironmentSpec,
-    db: &Db,
     data_dir: &Path,
 ) -> Result<Credentials, BoxError> {
     let manifest = S::manifest();
@@ -37,7 +37,11 @@ pub async fn credentials<S: Tools>(
                 .map(|s| s.to_string())
         })
         .unwrap_or_default();
+    if auth.jwks_url.is_some() || !auth.jwt_public_keys.is_empty() {
+        crate::endpoint::check_url("issuer", &issuer)?;
+    }
     let mut config = JwtConfig::new(issuer, audience);
+    config.max_lifetime = auth.max_token_lifetime;
     if !auth.jwt_typ.is_empty() {
         config.accepted_typ = auth.jwt_typ.clone();
     }
@@ -76,9 +80,8 @@ pub async fn credentials<S: Tools>(
     } else {
         None
     };
-    let declared = manifest.scopes.iter().map(|s| s.name.to_string());
     Ok(Credentials {
-        keys: Some(AccessKeys::new(db.clone(), declared)),
+        keys: None,
         oauth,
         dev,
         cache: Arc::new(VerifiedCache::new(CacheConfig {
@@ -87,6 +90,13 @@ pub async fn credentials<S: Tools>(
             ..CacheConfig::default()
         })),
     })
+}
+
+/// `credentials` with the access keys stored in `db`.
+pub fn with_access_keys<S: Tools>(mut credentials: Credentials, db: &Db) -> Credentials {
+    let declared = S::manifest().scopes.iter().map(|s| s.name.to_string());
+    credentials.keys = Some(AccessKeys::new(db.clone(), declared));
+    credentials
 }
 
 pub(super) fn check_scopes<S: Tools>(scopes: &[String]) -> Result<(), BoxError> {

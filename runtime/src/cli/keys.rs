@@ -7,7 +7,8 @@ use crate::registry::Tools;
 
 /// `keys ...`.
 pub(super) async fn keys<S: Tools>(cmd: KeysCommand, common: &Common) -> Result<(), BoxError> {
-    let db = open_db::<S>(common).await?;
+    let env = crate::environment::select(S::manifest(), &common.env)?;
+    let (db, _) = open_db::<S>(common, &env).await?;
     let store = AccessKeys::new(db, S::manifest().scopes.iter().map(|s| s.name.to_string()));
     match cmd {
         KeysCommand::Create {
@@ -17,7 +18,7 @@ pub(super) async fn keys<S: Tools>(cmd: KeysCommand, common: &Common) -> Result<
             expires,
             json,
         } => {
-            let ttl = expires.map(|d| d.as_secs() as i64);
+            let ttl = expires.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
             let key = store
                 .create(&owner, &scopes, client.as_deref(), ttl)
                 .await?;

@@ -1,6 +1,8 @@
 //! What every subcommand needs: the database, logs, and a clean exit.
 
-use super::args::Common;
+use mcpgen_spec::{DataKind, EnvironmentSpec};
+
+use super::args::{Common, LogFormat};
 use crate::registry::Tools;
 use crate::store::Db;
 
@@ -13,13 +15,19 @@ pub(super) fn emit(text: &str) {
     let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
-pub(super) async fn open_db<S: Tools>(common: &Common) -> Result<Db, BoxError> {
+/// Open the database, migrate it, and claim it for `env` (refused when
+/// it holds another class of data). Returns the class it holds.
+pub(super) async fn open_db<S: Tools>(
+    common: &Common,
+    env: &EnvironmentSpec,
+) -> Result<(Db, DataKind), BoxError> {
     let db = Db::open(common.database_url.as_deref(), &common.data_dir).await?;
     db.migrate_runtime().await?;
+    let data = db.claim(env).await?;
     if !S::migrations().is_empty() {
         db.migrate("app_migrations", S::migrations()).await?;
     }
-    Ok(db)
+    Ok((db, data))
 }
 
 /// Log lines held for the writer thread at most.
@@ -30,7 +38,9 @@ const LOG_QUEUE: usize = 16 * 1024;
 /// If the log stream cannot keep up, lines beyond [`LOG_QUEUE`] are dropped
 /// rather than block a request (the audit table, not the log, is the
 /// record of decisions). Keep the guard until exit: dropping it flushes.
-pub(super) fn init_tracing() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+pub(super) fn init_tracing(
+    format: LogFormat,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
@@ -40,13 +50,15 @@ pub(super) fn init_tracing() -> Option<tracing_appender::non_blocking::WorkerGua
             64 * 1024,
             std::io::stderr(),
         ));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(false)
-        .try_init()
-        .ok()
-        .map(|()| guard)
+        .with_ansi(false);
+    let installed = match format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().flatten_event(true).try_init(),
+    };
+    installed.ok().map(|()| guard)
 }
 
 pub(super) async fn shutdown_signal() {

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::audit::{Entry, Verdict};
 use crate::caller::Caller;
 use crate::dispatch::era::Era;
+use crate::dispatch::incoming::Incoming;
 use crate::dispatch::reply::Reply;
 use crate::error::ToolError;
 use crate::handler::LogLevel;
@@ -46,10 +47,10 @@ pub(crate) struct ToolCall<S: Tools> {
 pub(super) fn prepare<S: Tools>(
     server: &Arc<McpServer<S>>,
     mut msg: Message,
-    caller: Option<Caller>,
     era: Era,
-    transport: &'static str,
+    incoming: Incoming<'_>,
 ) -> Result<ToolCall<S>, Reply> {
+    let caller = incoming.caller;
     let id = msg.id.take().unwrap_or(Value::Null);
     let name = match msg.params.remove("name") {
         Some(Value::String(n)) => n,
@@ -61,7 +62,10 @@ pub(super) fn prepare<S: Tools>(
             ));
         }
     };
-    let mut audit = server.audit.open(transport, &name, caller.as_ref());
+    let peer = incoming.peer.map(|p| p.to_string()).unwrap_or_default();
+    let mut audit = server
+        .audit
+        .open(incoming.transport, &peer, &name, caller.as_ref());
     match admit(server, &name, &mut msg, caller.as_ref(), &mut audit) {
         Ok((index, arguments)) => {
             let meta = msg.meta();
@@ -98,8 +102,8 @@ pub(super) fn prepare<S: Tools>(
 }
 
 /// Every check a call passes before its handler runs, in order: the tool
-/// exists, its arguments are an object, the policy permits it, the budgets
-/// allow it, the arguments fit the schema.
+/// exists, the policy permits it, the budgets allow it, its arguments are
+/// an object that fits the schema.
 fn admit<S: Tools>(
     server: &McpServer<S>,
     name: &str,
@@ -107,22 +111,28 @@ fn admit<S: Tools>(
     caller: Option<&Caller>,
     audit: &mut Entry,
 ) -> Result<(usize, Value), Rejection> {
-    let index = server
-        .registry
-        .position(name)
-        .ok_or_else(|| Rejection::UnknownTool {
-            name: name.to_owned(),
-        })?;
+    let Some(index) = server.registry.position(name) else {
+        // Without a credential an unknown tool answers like a known one
+        // that needs one: nothing to enumerate.
+        return Err(match caller {
+            None => server.policy.unauthenticated(),
+            Some(_) => Rejection::UnknownTool {
+                name: name.to_owned(),
+            },
+        });
+    };
     let tool = &server.registry.tools()[index];
     let spec = tool.spec();
     audit.scopes(&spec.scopes);
+    // The policy first: a caller who may not call the tool learns nothing
+    // more about it.
+    server.policy.permits(spec, caller)?;
+    server.policy.within_budget(index, spec, caller)?;
     let arguments = match msg.params.remove("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(a @ Value::Object(_)) => a,
         Some(_) => return Err(Rejection::InvalidParams(InvalidParams::ArgumentsNotObject)),
     };
-    server.policy.permits(spec, caller)?;
-    server.policy.within_budget(index, spec, caller)?;
     tool.validate(&arguments)
         .map_err(|problems| Rejection::InvalidArguments {
             tool: spec.name.clone(),

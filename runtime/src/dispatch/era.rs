@@ -27,7 +27,7 @@ pub(crate) enum Header<'a> {
 }
 
 impl<'a> Header<'a> {
-    fn text(self) -> Option<&'a str> {
+    pub(crate) fn text(self) -> Option<&'a str> {
         match self {
             Header::Text(t) => Some(t),
             Header::Absent | Header::NotText => None,
@@ -57,6 +57,11 @@ pub(crate) fn negotiate(
         || msg.method == "server/discover";
     if !modern {
         legacy_version(msg, version_header)?;
+        if let Some(headers) = headers {
+            // Optional before 2026-07-28, but never ambiguous: a header that
+            // is sent must match the body.
+            named(msg, headers, false).map_err(Rejection::HeaderMismatch)?;
+        }
         return Ok(Era::Legacy);
     }
     let requested = match msg.meta_version() {
@@ -120,15 +125,27 @@ fn modern_headers(
         }
         None => return Err(HeaderMismatch::Missing("MCP-Protocol-Version")),
     }
-    match headers.method.text() {
-        Some(v) if v == msg.method => {}
-        Some(v) => {
+    named(msg, headers, true)
+}
+
+/// `Mcp-Method` and `Mcp-Name` against the body; `required`: missing ones
+/// are mismatches too (2026-07-28), else only ones that disagree.
+fn named(
+    msg: &Message,
+    headers: &ProtocolHeaders<'_>,
+    required: bool,
+) -> Result<(), HeaderMismatch> {
+    match headers.method {
+        Header::Text(v) if v == msg.method => {}
+        Header::Text(v) => {
             return Err(HeaderMismatch::Method {
                 header: v.to_owned(),
                 body: msg.method.clone(),
             });
         }
-        None => return Err(HeaderMismatch::Missing("Mcp-Method")),
+        Header::NotText => return Err(HeaderMismatch::Missing("Mcp-Method")),
+        Header::Absent if required => return Err(HeaderMismatch::Missing("Mcp-Method")),
+        Header::Absent => {}
     }
     let name_key = match msg.method.as_str() {
         "tools/call" | "prompts/get" => "name",
@@ -140,10 +157,12 @@ fn modern_headers(
         .get(name_key)
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let raw = headers
-        .name
-        .text()
-        .ok_or(HeaderMismatch::Missing("Mcp-Name"))?;
+    let raw = match headers.name {
+        Header::Text(raw) => raw,
+        Header::NotText => return Err(HeaderMismatch::Missing("Mcp-Name")),
+        Header::Absent if required => return Err(HeaderMismatch::Missing("Mcp-Name")),
+        Header::Absent => return Ok(()),
+    };
     match protocol::decode_header_value(raw) {
         Some(v) if v == body => Ok(()),
         Some(v) => Err(HeaderMismatch::Name {

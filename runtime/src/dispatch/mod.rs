@@ -19,26 +19,16 @@ use crate::server::McpServer;
 
 mod call;
 mod era;
+mod incoming;
 mod methods;
 mod reply;
 
 pub(crate) use call::ToolCall;
 pub(crate) use era::{Header, ProtocolHeaders};
+pub(crate) use incoming::Incoming;
 pub(crate) use reply::{Body, Reply};
 
 use era::Era;
-
-/// One message as a transport received it.
-pub(crate) struct Incoming<'a> {
-    /// The raw body (HTTP) or line (stdio).
-    pub(crate) body: &'a [u8],
-    /// The protocol headers (HTTP); `None` on stdio.
-    pub(crate) headers: Option<ProtocolHeaders<'a>>,
-    /// The authenticated caller; `None` when no credential was presented.
-    pub(crate) caller: Option<Caller>,
-    /// `http` or `stdio`, for the audit trail.
-    pub(crate) transport: &'static str,
-}
 
 /// What [`decide`] decided.
 pub(crate) enum Outcome<S: Tools> {
@@ -74,7 +64,7 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
         // The call takes the message: its arguments go to the handler
         // without a copy.
         (_, "tools/call") => {
-            return match call::prepare(server, msg, incoming.caller, era, incoming.transport) {
+            return match call::prepare(server, msg, era, incoming) {
                 Ok(call) => Outcome::Call(Box::new(call)),
                 Err(reply) => Outcome::Reply(reply),
             };
@@ -143,6 +133,7 @@ impl<S: Tools> McpServer<S> {
             headers: None,
             caller,
             transport,
+            peer: None,
         };
         match decide(self, incoming) {
             Outcome::Reply(r) => r,

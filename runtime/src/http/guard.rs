@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
 use futures_util::future::Either;
 
@@ -73,15 +73,28 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        match check(&self.server, request.headers()) {
+        match check(&self.server, request.uri(), request.headers()) {
             Err(why) => Either::Left(std::future::ready(Ok(refuse(&self.server, &why)))),
             Ok(()) => Either::Right(self.inner.call(request)),
         }
     }
 }
 
-/// Whether the request's `Host` and `Origin` are this server's.
-fn check<S: Tools>(server: &McpServer<S>, headers: &HeaderMap) -> Result<(), Rejection> {
+/// Whether the request's `Host` and `Origin` are this server's, and
+/// unambiguous: one `Host`, and an absolute-form target that names it.
+fn check<S: Tools>(server: &McpServer<S>, uri: &Uri, headers: &HeaderMap) -> Result<(), Rejection> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(Rejection::DuplicateHeader("Host"));
+    }
+    if let (Some(target), Some(host)) = (uri.authority(), host)
+        && !host
+            .to_str()
+            .is_ok_and(|h| h.eq_ignore_ascii_case(target.as_str()))
+    {
+        return Err(Rejection::TargetHostMismatch);
+    }
     let allowed_host = |host: &str| {
         matches!(host, "localhost" | "127.0.0.1" | "::1")
             || host == server.endpoint.host
@@ -91,8 +104,7 @@ fn check<S: Tools>(server: &McpServer<S>, headers: &HeaderMap) -> Result<(), Rej
                 .iter()
                 .any(|h| h.eq_ignore_ascii_case(host))
     };
-    let host_ok = headers
-        .get(header::HOST)
+    let host_ok = host
         .and_then(|h| h.to_str().ok())
         .is_some_and(|h| allowed_host(&host_of(h)));
     if !host_ok {

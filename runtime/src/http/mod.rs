@@ -31,9 +31,12 @@ use crate::server::McpServer;
 mod extract;
 mod guard;
 mod respond;
+mod serve;
 mod stream;
 
-use extract::{AcceptsJsonAndSse, Authenticated, JsonContent, LimitedBody, McpHeaders};
+pub use serve::Limits;
+
+use extract::{AcceptsJsonAndSse, Authenticated, JsonContent, LimitedBody, McpHeaders, Peer};
 use respond::refuse;
 
 /// The axum router for `server`: the MCP endpoint, and the
@@ -64,6 +67,7 @@ async fn handle_post<S: Tools>(
     _: JsonContent,
     _: AcceptsJsonAndSse,
     headers: McpHeaders,
+    Peer(peer): Peer,
     Authenticated(caller): Authenticated,
     LimitedBody(body): LimitedBody,
 ) -> Response {
@@ -73,12 +77,36 @@ async fn handle_post<S: Tools>(
         headers: Some(headers.view()),
         caller,
         transport: "http",
+        peer,
     };
     match dispatch::decide(&server, incoming) {
         Outcome::Reply(r) => r.into_response(),
         Outcome::Call(call) if call.wants_notifications() => stream::respond(*call).await,
         Outcome::Call(call) => call.run(None).await.into_response(),
     }
+}
+
+/// Serve `server` on `listener` until `shutdown` resolves, with the
+/// connection `limits` a public endpoint needs (see [`Limits`]); then stop
+/// accepting and let open requests finish. Each request knows its peer's
+/// address (for the per-peer budget and the audit trail).
+///
+/// ```no_run
+/// # async fn run<S: mcpgen::Tools>(server: std::sync::Arc<mcpgen::McpServer<S>>) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// mcpgen::http::serve(listener, server, mcpgen::http::Limits::default(), async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn serve<S: Tools>(
+    listener: tokio::net::TcpListener,
+    server: Arc<McpServer<S>>,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    serve::run(listener, router(server), limits, shutdown).await
 }
 
 async fn method_not_allowed<S: Tools>(State(server): State<Arc<McpServer<S>>>) -> Response {

@@ -31,6 +31,7 @@ impl IntoResponse for Reply {
             None => status.into_response(),
         };
         let h = response.headers_mut();
+        no_store(h);
         if let Some(c) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             h.insert(header::WWW_AUTHENTICATE, c);
         }
@@ -39,4 +40,14 @@ impl IntoResponse for Reply {
         }
         response
     }
+}
+
+/// What every answer says about itself: it is not to be cached (it may
+/// depend on the caller's credential) nor read as anything but its type.
+pub(super) fn no_store(headers: &mut axum::http::HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 }

@@ -71,7 +71,7 @@ where
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    super::respond::no_store(h);
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }

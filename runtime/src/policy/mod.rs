@@ -7,11 +7,13 @@ use std::num::NonZeroU32;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::caller::Caller;
+use crate::caller::{AuthMethod, Caller};
 use mcpgen_spec::{Access, EnvironmentSpec, ManifestSpec, Text, ToolSpec};
 
+mod peers;
 mod rejection;
 
+pub(crate) use peers::PeerBudget;
 pub(crate) use rejection::{HeaderMismatch, InvalidParams, Rejection};
 
 /// The manifest's policy, in force for one running server.
@@ -22,9 +24,14 @@ pub(crate) struct Policy {
     global: Option<Limiter>,
     /// `[tools.*] calls_per_minute`, by the tool's registry index.
     per_tool: Vec<Option<Limiter>>,
+    /// Each peer's budget of requests without an accepted credential.
+    pub(crate) peers: PeerBudget,
 }
 
 type Limiter = DefaultKeyedRateLimiter<String>;
+
+/// The `[clients]` entry for every client the manifest does not name.
+pub(crate) const ANY_CLIENT: &str = "*";
 
 impl Policy {
     /// The policy of `manifest` in `environment`, for `tools` (in registry
@@ -33,8 +40,10 @@ impl Policy {
         manifest: &'static ManifestSpec,
         environment: EnvironmentSpec,
         tools: impl IntoIterator<Item = &'t ToolSpec>,
+        peer_budget_per_minute: u32,
     ) -> Self {
         Self {
+            peers: PeerBudget::new(peer_budget_per_minute),
             manifest,
             global: manifest.limits.calls_per_minute.and_then(per_minute),
             per_tool: tools
@@ -51,8 +60,8 @@ impl Policy {
     }
 
     /// Whether `caller` (`None`: no credential) may see and call `tool`:
-    /// public, or every scope granted; a client `[clients]` allows it; not
-    /// a write tool where the environment forbids writes.
+    /// public, or every scope granted; its client allowed by `[clients]`;
+    /// not a write tool where the environment forbids writes.
     pub(crate) fn permits(
         &self,
         tool: &ToolSpec,
@@ -60,9 +69,7 @@ impl Policy {
     ) -> Result<(), Rejection> {
         if !tool.public {
             let Some(caller) = caller else {
-                return Err(Rejection::Unauthenticated {
-                    scopes: tool.scopes.to_vec(),
-                });
+                return Err(self.unauthenticated());
             };
             // A tool with no scopes that is not public (the built-ins)
             // needs only an authenticated caller.
@@ -76,12 +83,11 @@ impl Policy {
         // Built-ins only describe the caller and the server: every
         // authenticated client may use them.
         if !tool.is_builtin()
-            && let Some(client) = caller.and_then(Caller::client_id)
-            && let Some(entry) = self.manifest.client(client)
-            && !entry.allows(&tool.name)
+            && let Some(caller) = caller
+            && !self.client_allows(caller, &tool.name)
         {
             return Err(Rejection::ClientNotAllowed {
-                client: client.to_owned(),
+                client: caller.client_id().unwrap_or("(none)").to_owned(),
                 tool: tool.name.clone(),
             });
         }
@@ -95,6 +101,39 @@ impl Policy {
         Ok(())
     }
 
+    /// The answer to a caller without a credential, whatever it asked for:
+    /// the same whether the tool exists or not (nothing to enumerate), its
+    /// challenge naming every scope the server declares (its metadata
+    /// publishes them anyway).
+    pub(crate) fn unauthenticated(&self) -> Rejection {
+        Rejection::Unauthenticated {
+            scopes: self
+                .manifest
+                .scopes
+                .iter()
+                .map(|s| s.name.clone())
+                .collect(),
+        }
+    }
+
+    /// `[clients]`: when the manifest declares clients, an OAuth client
+    /// (a token's `client_id`, or none) must be named there, or fall under
+    /// the `"*"` entry; without either it gets nothing. An access key
+    /// answers to its own scopes, and to the entry of its client label
+    /// when `[clients]` names it.
+    fn client_allows(&self, caller: &Caller, tool: &str) -> bool {
+        if self.manifest.clients.is_empty() {
+            return true;
+        }
+        let named = caller.client_id().and_then(|c| self.manifest.client(c));
+        let entry = match (named, caller.method()) {
+            (Some(entry), _) => Some(entry),
+            (None, AuthMethod::AccessKey) => return true,
+            (None, _) => self.manifest.client(ANY_CLIENT),
+        };
+        entry.is_some_and(|e| e.allows(tool))
+    }
+
     /// Whether an anonymous caller may list the tools at all: only when
     /// some tool is public (otherwise the answer is the 401 challenge that
     /// starts OAuth).
@@ -105,7 +144,7 @@ impl Policy {
         if tools.into_iter().any(|t| t.public) {
             Ok(())
         } else {
-            Err(Rejection::Unauthenticated { scopes: Vec::new() })
+            Err(self.unauthenticated())
         }
     }
 
@@ -151,3 +190,6 @@ fn per_minute(n: u64) -> Option<Limiter> {
     let n = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))?;
     Some(RateLimiter::keyed(Quota::per_minute(n)))
 }
+
+#[cfg(test)]
+mod tests;

@@ -46,6 +46,23 @@ pub(crate) enum Rejection {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// A body that did not arrive within the body timeout.
+    #[error("request timeout: the request body did not arrive in time; send it whole, at once")]
+    BodyTimeout,
+    /// A header that may appear once appears more than once.
+    #[error("bad request: more than one {0} header")]
+    DuplicateHeader(&'static str),
+    /// An absolute-form request target naming another host than `Host`.
+    #[error("bad request: the request target names another host than the Host header")]
+    TargetHostMismatch,
+    /// A peer over its budget of requests without an accepted credential.
+    #[error(
+        "too many requests without an accepted credential from this address: retry in {retry_after} s"
+    )]
+    PeerOverBudget {
+        /// Seconds until the budget allows another request.
+        retry_after: u64,
+    },
 
     // The JSON-RPC message and its protocol revision.
     /// Not a JSON-RPC message this server accepts.
@@ -252,6 +269,9 @@ impl Rejection {
             UnsupportedMediaType => 415,
             NotAcceptable => 406,
             BodyTooLarge { .. } | LineTooLarge { .. } => 413,
+            BodyTimeout => 408,
+            DuplicateHeader(_) | TargetHostMismatch => 400,
+            PeerOverBudget { .. } => 429,
             Malformed(_)
             | UnsupportedVersionHeader { .. }
             | MetaIncomplete { .. }
@@ -280,6 +300,9 @@ impl Rejection {
             | NotAcceptable
             | BodyTooLarge { .. }
             | LineTooLarge { .. }
+            | BodyTimeout
+            | DuplicateHeader(_)
+            | TargetHostMismatch
             | UnsupportedVersionHeader { .. } => code::INVALID_REQUEST,
             Malformed(crate::protocol::Malformed::NotJson(_)) => code::PARSE_ERROR,
             Malformed(
@@ -293,7 +316,7 @@ impl Rejection {
             MethodNotFound { .. } => code::METHOD_NOT_FOUND,
             CredentialInUrl | Unauthenticated { .. } | InvalidCredential => code::UNAUTHORIZED,
             InsufficientScope { .. } | ClientNotAllowed { .. } => code::FORBIDDEN,
-            RateLimited { .. } => code::RATE_LIMITED,
+            RateLimited { .. } | PeerOverBudget { .. } => code::RATE_LIMITED,
             CredentialsUnavailable | Unavailable | CommitUnknown => code::UNAVAILABLE,
             // Tool results carry no code; internal errors keep JSON-RPC's.
             WritesDisabled { .. } | InvalidArguments { .. } | Internal(_) => code::INTERNAL_ERROR,
@@ -342,7 +365,8 @@ impl Rejection {
     /// Seconds for `Retry-After`.
     pub(crate) fn retry_after(&self) -> Option<u64> {
         match self {
-            Rejection::RateLimited { retry_after, .. } => Some(*retry_after),
+            Rejection::RateLimited { retry_after, .. }
+            | Rejection::PeerOverBudget { retry_after } => Some(*retry_after),
             Rejection::CredentialsUnavailable
             | Rejection::Unavailable
             | Rejection::CommitUnknown => Some(1),

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use mcpgen_spec::{DataKind, EnvironmentSpec};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -32,6 +33,23 @@ pub enum DbError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(String),
+    /// The database holds another class of data than the environment runs
+    /// on: a `local` server pointed at a production database, say.
+    #[error(
+        "this database holds {recorded} data (it was first used in environment `{first}`), but environment \
+         `{environment}` runs on {data} data: refusing to use it. Point DATABASE_URL (or --data-dir) at \
+         `{environment}`'s own database, or run in an environment on {recorded} data (--env)"
+    )]
+    WrongData {
+        /// The data class the database recorded when it was first used.
+        recorded: DataKind,
+        /// The environment that first used it.
+        first: String,
+        /// The environment asking to use it.
+        environment: String,
+        /// That environment's data class.
+        data: DataKind,
+    },
 }
 
 impl From<sqlx::Error> for DbError {
@@ -107,6 +125,14 @@ impl Db {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
+                // Readable by its owner only (SQLite gives its WAL and
+                // shared-memory files the same mode).
+                if !url.contains("mode=ro") && !path.is_empty() && !path.starts_with(':') {
+                    private_file(Path::new(&path)).map_err(|e| DbError::Connect {
+                        kind: "SQLite",
+                        reason: format!("cannot create the database file: {}", e.kind()),
+                    })?;
+                }
                 let sep = if url.contains('?') { '&' } else { '?' };
                 let url = if url.contains("mode=") {
                     url.to_owned()
@@ -231,7 +257,7 @@ impl Db {
         match database_url {
             Some(url) if !url.is_empty() => Self::connect(url).await,
             _ => {
-                std::fs::create_dir_all(data_dir).map_err(|e| DbError::Connect {
+                private_dir(data_dir).map_err(|e| DbError::Connect {
                     kind: "SQLite",
                     reason: format!(
                         "cannot create the data directory {}: {e}",
@@ -240,6 +266,68 @@ impl Db {
                 })?;
                 let path = data_dir.join("mcpgen.db");
                 Self::connect(&format!("sqlite://{}", path.display())).await
+            }
+        }
+    }
+
+    /// Use the database in `env`. The first environment to use a database
+    /// records its data class there; an environment of another class is
+    /// refused ([`DbError::WrongData`]), so a `local` server cannot be
+    /// pointed at the database a production deployment uses (and trust
+    /// development tokens for any subject there). Returns the class the
+    /// database holds.
+    pub async fn claim(&self, env: &EnvironmentSpec) -> Result<DataKind, DbError> {
+        sqlx::query(
+            "INSERT INTO mcpgen_database (name, value) VALUES ('data', $1), ('first_environment', $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(env.data.as_str())
+        .bind(env.name.to_string())
+        .execute(&self.pool)
+        .await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, value FROM mcpgen_database WHERE name IN ('data', 'first_environment')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let get = |key: &str| {
+            rows.iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let recorded: DataKind = get("data").parse().map_err(|_| {
+            DbError::Query("the recorded data class is not one mcpgen knows".into())
+        })?;
+        if recorded != env.data {
+            return Err(DbError::WrongData {
+                recorded,
+                first: get("first_environment"),
+                environment: env.name.to_string(),
+                data: env.data,
+            });
+        }
+        Ok(recorded)
+    }
+
+    /// Delete audit records older than `before` (Unix seconds), a chunk at
+    /// a time so no transaction holds the table long. Returns how many.
+    pub(crate) async fn prune_audit(&self, before: i64) -> Result<u64, DbError> {
+        const CHUNK: i64 = 5_000;
+        let mut deleted = 0;
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM mcpgen_audit WHERE request_id IN \
+                 (SELECT request_id FROM mcpgen_audit WHERE at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(CHUNK)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            deleted += n;
+            if n < CHUNK as u64 {
+                return Ok(deleted);
             }
         }
     }
@@ -292,6 +380,33 @@ impl Db {
     }
 }
 
+/// Create `dir` (and its parents) if missing; the last one readable by its
+/// owner only.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Create `path` empty, readable and writable by its owner only, unless it
+/// exists.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 const RUNTIME_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
@@ -322,6 +437,22 @@ const RUNTIME_MIGRATIONS: &[(i64, &str, &str)] = &[
             decision TEXT NOT NULL,
             reason TEXT NOT NULL,
             duration_us BIGINT NOT NULL
+        )",
+    ),
+    (
+        3,
+        "audit peers, credentials, counts and retention",
+        "ALTER TABLE mcpgen_audit ADD COLUMN peer TEXT NOT NULL DEFAULT '';
+         ALTER TABLE mcpgen_audit ADD COLUMN credential TEXT NOT NULL DEFAULT '';
+         ALTER TABLE mcpgen_audit ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
+         CREATE INDEX mcpgen_audit_at ON mcpgen_audit (at)",
+    ),
+    (
+        4,
+        "the database's own facts",
+        "CREATE TABLE mcpgen_database (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
         )",
     ),
 ];

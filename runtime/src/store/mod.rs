@@ -18,6 +18,7 @@ mod read_pool;
 mod sqlite_reads;
 mod tx;
 
+pub(crate) use db::private_dir;
 pub use db::{Db, DbError, DbKind, IDLE_CHECK, now};
 pub use owned::{Bind, OwnedQuery};
 pub use tx::Conn;
