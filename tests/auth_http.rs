@@ -479,3 +479,112 @@ async fn protected_resource_metadata_is_served_at_both_locations() {
         );
     }
 }
+
+/// `serve --public-url` (or `MCPGEN_PUBLIC_URL`): one build deployed at
+/// another URL names that URL in its metadata and challenges, accepts its
+/// host, and takes tokens for that audience only; a URL on another path is
+/// refused at startup.
+#[tokio::test]
+async fn the_public_url_is_given_at_run_time() {
+    const PUBLIC: &str = "https://mcp.example.test:8443/mcp";
+    let data = scratch_dir("public-url");
+    let mut cmd = Command::new(notes_bin());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .args(data_args(&data))
+        .env("MCPGEN_PUBLIC_URL", PUBLIC);
+    let server = HttpServer::from_command(cmd);
+    let banner = server.log_with("resource:");
+    assert!(
+        banner.contains(&format!("resource:    {PUBLIC}")),
+        "{banner}"
+    );
+
+    let doc: Value = reqwest::get(format!(
+        "{}/.well-known/oauth-protected-resource/mcp",
+        server.origin()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(doc["resource"], PUBLIC);
+
+    let anonymous = post(&server.url, None, &call("search_owned_notes")).await;
+    assert_eq!(anonymous.status, 401);
+    assert!(
+        anonymous.challenge.as_deref().unwrap().contains(
+            "resource_metadata=\"https://mcp.example.test:8443/.well-known/oauth-protected-resource/mcp\""
+        ),
+        "{:?}",
+        anonymous.challenge
+    );
+
+    // A token for the public URL is accepted, also addressed by its host;
+    // one minted for the manifest's URI is another audience.
+    let (ok, for_public, err) = cli(
+        &data,
+        &[
+            "token",
+            "mint",
+            "--sub",
+            "alice",
+            "--scopes",
+            "notes:read",
+            "--public-url",
+            PUBLIC,
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, for_manifest, err) = cli(
+        &data,
+        &["token", "mint", "--sub", "alice", "--scopes", "notes:read"],
+    );
+    assert!(ok, "{err}");
+    let accepted = post(
+        &server.url,
+        Some(for_public.trim()),
+        &call("search_owned_notes"),
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.raw);
+    assert_eq!(
+        accepted.body["result"]["isError"], false,
+        "{}",
+        accepted.raw
+    );
+    let by_host = reqwest::Client::new()
+        .post(&server.url)
+        .header("host", "mcp.example.test:8443")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("authorization", format!("Bearer {}", for_public.trim()))
+        .body(call("search_owned_notes").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_host.status(), 200);
+    let other_audience = post(
+        &server.url,
+        Some(for_manifest.trim()),
+        &call("search_owned_notes"),
+    )
+    .await;
+    assert_eq!(other_audience.status, 401, "{}", other_audience.raw);
+    let _ = server.stop();
+
+    // Another path: the server answers on the manifest's, so it refuses.
+    let out = Command::new(notes_bin())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(data_args(&data))
+        .args(["--public-url", "https://mcp.example.test/api/mcp"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the public URL's path /api/mcp is not the manifest's endpoint path /mcp"),
+        "{err}"
+    );
+}

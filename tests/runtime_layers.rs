@@ -20,7 +20,7 @@ use proc_macro2::{Delimiter, TokenStream, TokenTree};
 /// Top-level modules by layer, highest first. A module may import its own
 /// layer and those below.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("transport", &["cli", "http", "stdio", "policy_tests"]),
+    ("transport", &["cli", "http", "stdio", "generated_tests"]),
     ("dispatch", &["dispatch"]),
     ("server", &["server"]),
     ("policy", &["policy", "auth"]),
@@ -43,7 +43,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// The faces: they re-export, and nothing may import through them.
-const FACES: &[&str] = &["", "__private"];
+const FACES: &[&str] = &["", "__private", "testing"];
 
 type ModPath = Vec<String>;
 

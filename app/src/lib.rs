@@ -2,19 +2,17 @@
 //! authenticated subject. Its manifest is the workspace's
 //! `mcp-manifest.toml`.
 
-use mcpgen::{Owned, ReadCx, Record, ToolError, ToolResult, WriteCx};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use sqlx::Row as _;
-use sqlx::any::AnyRow;
+use mcpgen::{Owned, ReadCx, ToolError, ToolResult, WriteCx};
 
 /// Longest accepted title, in characters.
 pub const MAX_TITLE: usize = 200;
 /// Longest accepted body, in characters.
 pub const MAX_BODY: usize = 20_000;
 
-/// A note, as returned to its owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// A note, as returned to its owner: the columns of `[records.note]`.
+#[mcpgen::output]
+#[derive(Debug, Clone, PartialEq, Eq, mcpgen::Record)]
+#[record(manifest = "../mcp-manifest.toml")]
 pub struct Note {
     /// Stable id, e.g. `note_3f2a...`.
     pub id: String,
@@ -26,25 +24,9 @@ pub struct Note {
     pub created_at: i64,
 }
 
-impl<'r> sqlx::FromRow<'r, AnyRow> for Note {
-    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            title: row.try_get("title")?,
-            body: row.try_get("body")?,
-            created_at: row.try_get("created_at")?,
-        })
-    }
-}
-
-impl Record for Note {
-    const KIND: &'static str = "note";
-    type Id = String;
-}
-
 /// Arguments of `search_owned_notes`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[mcpgen::input]
+#[derive(Debug)]
 pub struct Search {
     /// Text to look for in titles and bodies; empty matches every note.
     #[schemars(length(max = 200))]
@@ -62,8 +44,18 @@ pub struct Search {
 }
 
 /// The order of search results.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    mcpgen::serde::Deserialize,
+    mcpgen::schemars::JsonSchema,
+)]
+#[serde(crate = "mcpgen::serde", rename_all = "snake_case")]
+#[schemars(crate = "mcpgen::schemars")]
 #[allow(missing_docs)] // variant docs would turn the schema's `enum` into `oneOf`
 pub enum Order {
     #[default]
@@ -76,7 +68,8 @@ fn default_limit() -> u32 {
 }
 
 /// The notes found.
-#[derive(Debug, Serialize, JsonSchema)]
+#[mcpgen::output]
+#[derive(Debug)]
 pub struct Found {
     /// Matching notes, in the requested order.
     pub notes: Vec<Note>,
@@ -103,8 +96,8 @@ fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
 }
 
 /// Arguments of `create_text_note`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[mcpgen::input]
+#[derive(Debug)]
 pub struct NewNote {
     /// Title, 1 to 200 characters.
     #[schemars(length(min = 1, max = 200))]
@@ -115,7 +108,8 @@ pub struct NewNote {
 }
 
 /// The note that was created.
-#[derive(Debug, Serialize, JsonSchema)]
+#[mcpgen::output]
+#[derive(Debug)]
 pub struct Created {
     /// The new note.
     pub note: Note,
@@ -222,7 +216,7 @@ impl Notes {
             created_at: now_micros(),
         };
         let mut conn = cx.conn().await?;
-        sqlx::query(
+        mcpgen::sqlx::query(
             "INSERT INTO notes (id, owner_id, title, body, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&note.id)
@@ -231,8 +225,7 @@ impl Notes {
         .bind(&note.body)
         .bind(note.created_at)
         .execute(&mut *conn)
-        .await
-        .map_err(|_| ToolError::Unavailable)?;
+        .await?;
         Ok(Created { note })
     }
 }

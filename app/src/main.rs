@@ -7,13 +7,6 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match mcpgen::cli::run(notes_app::Notes, env!("CARGO_PKG_VERSION")).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> ExitCode {
+    mcpgen::cli::main(notes_app::Notes, env!("CARGO_PKG_VERSION"))
 }

@@ -227,12 +227,14 @@ fn handler(cx: &Ctxt, attr: &syn::Attribute, method: &syn::ImplItemFn) -> Result
 pub fn bijection(
     cx: &Ctxt,
     model: &Model,
+    unreadable: &[&str],
     handlers: &Handlers,
     manifest_file: &str,
     impl_span: Span,
 ) {
     for h in &handlers.ok {
-        if model.tool(&h.name).is_some() {
+        // An entry that could not be read is reported as such already.
+        if model.tool(&h.name).is_some() || unreadable.contains(&h.name.as_str()) {
             continue;
         }
         if BUILT_IN_TOOLS.contains(&h.name.as_str()) {

@@ -354,6 +354,17 @@ fn tool(model: &Model, tool: &Tool, out: &mut Vec<Diagnostic>) {
         ));
     }
 
+    if let Some(example) = &tool.example
+        && !example.value.is_object()
+    {
+        out.push(Diagnostic::at(
+            example.loc,
+            format!(
+                "tool `{name}`'s `example` is its arguments for the generated tests: write a table, \
+                 e.g. `example = {{ title = \"Groceries\" }}`"
+            ),
+        ));
+    }
     if access == Access::Read {
         for (key, value) in [
             ("destructive", &tool.annotations.destructive),

@@ -10,7 +10,8 @@ use syn::{ItemImpl, Type};
 use crate::bind::{Handler, type_to_string, with_lifetimes, with_static_lifetimes};
 use crate::model::*;
 
-/// Where the manifest came from, for messages and rebuild tracking.
+/// Where the manifest came from, for messages and rebuild tracking, and
+/// the other options of the attribute.
 #[derive(Debug, Clone)]
 pub struct ManifestSource {
     /// The file name used in messages, e.g. `mcp-manifest.toml`.
@@ -22,6 +23,25 @@ pub struct ManifestSource {
     pub span: Span,
     /// `(version, description, absolute path)` of each migration file.
     pub migrations: Vec<(i64, String, String)>,
+    /// The migrations directory, relative to the crate root
+    /// (`migrations = "..."`).
+    pub migrations_dir: Option<String>,
+    /// The expression that makes the app for the generated tests
+    /// (`test_app = "..."`); `Default::default()` when absent.
+    pub test_app: Option<syn::Expr>,
+}
+
+impl Default for ManifestSource {
+    fn default() -> Self {
+        Self {
+            label: "mcp-manifest.toml".to_owned(),
+            include_path: None,
+            span: Span::call_site(),
+            migrations: Vec::new(),
+            migrations_dir: None,
+            test_app: None,
+        }
+    }
 }
 
 /// Everything the generated code needs.
@@ -247,6 +267,10 @@ impl Expansion<'_> {
 
     fn tests(&self) -> TokenStream {
         let self_ty = &self.item.self_ty;
+        let app = match &self.source.test_app {
+            Some(expr) => quote!(#expr),
+            None => quote!(<#self_ty as ::core::default::Default>::default()),
+        };
         let policy = self.pairs().into_iter().map(|(t, _)| {
             let name = &t.name.value;
             let test = format_ident!(
@@ -262,7 +286,20 @@ impl Expansion<'_> {
                 /// missing one, a read tool leaves the database as it was).
                 #[test]
                 fn #test() {
-                    ::mcpgen::__private::check_tool::<#self_ty>(#name);
+                    ::mcpgen::__private::check_tool::<#self_ty>(#name, || #app);
+                }
+            }
+        });
+        let migrations = self.source.migrations_dir.as_ref().map(|dir| {
+            quote! {
+                /// Generated: the binary embeds the migrations the directory
+                /// holds (a file added, removed or renamed since the last build
+                /// fails here: rebuild).
+                #[test]
+                fn mcpgen_migrations_are_current() {
+                    ::mcpgen::__private::check_migrations::<#self_ty>(
+                        ::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", #dir),
+                    );
                 }
             }
         });
@@ -290,6 +327,7 @@ impl Expansion<'_> {
                 }
 
                 #(#policy)*
+                #migrations
             }
         }
     }

@@ -12,6 +12,10 @@ pub mod ctxt;
 pub mod expand;
 pub mod manifest;
 pub mod model;
+pub mod record;
+#[cfg(feature = "cli")]
+pub mod scaffold;
+pub mod types;
 
 use std::path::{Path, PathBuf};
 
@@ -35,11 +39,15 @@ pub struct Env {
     pub source_dir: Option<PathBuf>,
 }
 
-/// `manifest = "path"[, migrations = "dir"]`.
+/// `manifest = "path"[, migrations = "dir"][, test_app = "expr"]`.
 struct ToolsArgs {
     manifest: LitStr,
     migrations: Option<LitStr>,
+    test_app: Option<LitStr>,
 }
+
+const TOOLS_OPTIONS: &str = "the options are `manifest = \"mcp-manifest.toml\"`, `migrations = \"migrations\"` \
+     and `test_app = \"Tasks::new()\"`";
 
 impl Parse for ToolsArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -50,6 +58,7 @@ impl Parse for ToolsArgs {
         }
         let mut manifest = None;
         let mut migrations = None;
+        let mut test_app = None;
         while !input.is_empty() {
             let key: syn::Ident = input.parse()?;
             input.parse::<Token![=]>()?;
@@ -57,10 +66,11 @@ impl Parse for ToolsArgs {
             match key.to_string().as_str() {
                 "manifest" => manifest = Some(value),
                 "migrations" => migrations = Some(value),
+                "test_app" => test_app = Some(value),
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
-                        "unknown option; the options are `manifest = \"mcp-manifest.toml\"` and `migrations = \"migrations\"`",
+                        format!("unknown option; {TOOLS_OPTIONS}"),
                     ));
                 }
             }
@@ -74,6 +84,7 @@ impl Parse for ToolsArgs {
         Ok(Self {
             manifest,
             migrations,
+            test_app,
         })
     }
 }
@@ -97,10 +108,25 @@ pub fn tools(attr: TokenStream, item: TokenStream, env: &Env) -> TokenStream {
     let loaded = load(&args.manifest, env).and_then(|(text, mut source)| {
         if let Some(dir) = &args.migrations {
             source.migrations = migrations(dir, env)?;
+            source.migrations_dir = Some(dir.value());
         }
+        source.test_app = match &args.test_app {
+            Some(lit) => Some(lit.parse::<syn::Expr>().map_err(|e| {
+                syn::Error::new(
+                    lit.span(),
+                    format!("`test_app` must be a Rust expression that makes the app, e.g. \"Tasks::new()\": {e}"),
+                )
+            })?),
+            None => None,
+        };
         Ok((text, source))
     });
     expand_with(item, loaded)
+}
+
+/// `#[derive(mcpgen::Record)]`.
+pub fn record(input: TokenStream, env: &Env) -> TokenStream {
+    record::derive(input, env)
 }
 
 /// The `NNNN_description.sql` files of a migrations directory, in order.
@@ -162,7 +188,7 @@ fn migrations(dir: &LitStr, env: &Env) -> Result<Vec<(i64, String, String)>, syn
 pub type Loaded = Result<(String, ManifestSource), syn::Error>;
 
 /// Read the manifest file named in the attribute.
-fn load(path: &LitStr, env: &Env) -> Loaded {
+pub(crate) fn load(path: &LitStr, env: &Env) -> Loaded {
     let written = path.value();
     let relative = Path::new(&written);
     if relative.is_absolute() {
@@ -184,7 +210,7 @@ fn load(path: &LitStr, env: &Env) -> Loaded {
                 label,
                 include_path: Some(full.to_string_lossy().into_owned()),
                 span: path.span(),
-                migrations: Vec::new(),
+                ..ManifestSource::default()
             };
             return Ok((text, source));
         }
@@ -206,17 +232,31 @@ pub fn expand_with(mut item: ItemImpl, loaded: Loaded) -> TokenStream {
     let mut model: Option<(Model, ManifestSource)> = None;
     match loaded {
         Err(e) => cx.syn_error(e),
-        Ok((text, source)) => match manifest::parse(&text) {
-            Err(diags) => report(&cx, &diags, &source),
-            Ok(m) => {
-                let diags = check::check(&m);
-                report(&cx, &diags, &source);
+        Ok((text, source)) => {
+            // Every mistake in one build: what the manifest's reading found,
+            // then the policy and the handlers checked against every entry
+            // that could be read.
+            let reading = manifest::read(&text);
+            report(&cx, &reading.errors, &source);
+            if let Some(m) = reading.model {
+                report(&cx, &policy_checks(&m, &reading.left_out), &source);
+                let unreadable: Vec<&str> = reading
+                    .left_out
+                    .iter()
+                    .filter(|(section, _)| section == "tools")
+                    .map(|(_, name)| name.as_str())
+                    .collect();
+                bind::bijection(
+                    &cx,
+                    &m,
+                    &unreadable,
+                    &handlers,
+                    &source.label,
+                    expand::impl_span(&item),
+                );
                 model = Some((m, source));
             }
-        },
-    }
-    if let Some((m, source)) = &model {
-        bind::bijection(&cx, m, &handlers, &source.label, expand::impl_span(&item));
+        }
     }
     let expansion = model.as_ref().map(|(model, source)| Expansion {
         item: &item,
@@ -236,6 +276,30 @@ pub fn expand_with(mut item: ItemImpl, loaded: Loaded) -> TokenStream {
         }
         (Ok(()), None) => unreachable!("a failed manifest load always records an error"),
     }
+}
+
+/// The policy checks of a model read with `left_out` entries unreadable:
+/// none when a scope, record kind, environment or client could not be
+/// read, since every tool naming it would be reported as naming an
+/// undeclared one (the reading error says what to fix first).
+fn policy_checks(model: &Model, left_out: &[(String, String)]) -> Vec<model::Diagnostic> {
+    if left_out.iter().all(|(section, _)| section == "tools") {
+        check::check(model)
+    } else {
+        Vec::new()
+    }
+}
+
+/// Every mistake in the manifest text, without building: what reading
+/// found and the policy checks (what `mcpgen check` prints).
+pub fn check_manifest(text: &str) -> Vec<model::Diagnostic> {
+    let reading = manifest::read(text);
+    let mut all = reading.errors;
+    if let Some(model) = &reading.model {
+        all.extend(policy_checks(model, &reading.left_out));
+    }
+    all.sort_by_key(|d| d.loc);
+    all
 }
 
 /// Manifest diagnostics are reported on the attribute's path literal, with

@@ -17,7 +17,39 @@ use crate::model::*;
 
 /// Parse manifest text into a model, or every mistake found.
 pub fn parse(text: &str) -> Result<Model, Vec<Diagnostic>> {
+    let reading = read(text);
+    match reading.model {
+        Some(model) if reading.errors.is_empty() => Ok(model),
+        _ => Err(reading.errors),
+    }
+}
+
+/// Read manifest text as far as it can be read: the mistakes, and the
+/// model of every entry that could be read, so that the policy checks and
+/// the handlers can be checked against it in the same build.
+pub fn read(text: &str) -> Reading {
     Reader::new(text).read()
+}
+
+/// What [`read`] found.
+#[derive(Debug)]
+pub struct Reading {
+    /// The readable entries; `None` when the file is not TOML, or its
+    /// `[server]` or `[resource]` cannot be read.
+    pub model: Option<Model>,
+    /// Every mistake found while reading, in file order.
+    pub errors: Vec<Diagnostic>,
+    /// The entries left out of the model because they could not be read,
+    /// as `(section, name)`: a check that would miss them (a tool's
+    /// handler, a scope a tool names) must not report them missing.
+    pub left_out: Vec<(String, String)>,
+}
+
+impl Reading {
+    /// Whether `[section.name]` was written but could not be read.
+    pub fn left_out(&self, section: &str, name: &str) -> bool {
+        self.left_out.iter().any(|(s, n)| s == section && n == name)
+    }
 }
 
 #[derive(Deserialize)]
@@ -94,6 +126,7 @@ struct RawTool {
     annotations: RawAnnotations,
     calls_per_minute: Option<Spanned<u32>>,
     timeout_ms: Option<Spanned<u64>>,
+    example: Option<Spanned<serde_json::Value>>,
 }
 
 const SECTIONS: &[&str] = &[
@@ -111,6 +144,7 @@ struct Reader<'t> {
     text: &'t str,
     line_starts: Vec<usize>,
     errors: Vec<Diagnostic>,
+    left_out: Vec<(String, String)>,
 }
 
 impl<'t> Reader<'t> {
@@ -122,6 +156,7 @@ impl<'t> Reader<'t> {
             text,
             line_starts,
             errors: Vec::new(),
+            left_out: Vec::new(),
         }
     }
 
@@ -152,18 +187,28 @@ impl<'t> Reader<'t> {
         self.error(span, format!("{context}{message}"));
     }
 
-    /// Deserialize one value, recording the error with its position.
+    /// Deserialize one value, recording the error with its position. An
+    /// unknown key is reported and left out, and the rest read again, so
+    /// that a misspelt key does not hide the entry's other mistakes (nor
+    /// the policy errors of the entry itself).
     fn value<T: for<'de> Deserialize<'de>>(
         &mut self,
-        value: Spanned<DeValue<'t>>,
+        mut value: Spanned<DeValue<'t>>,
         context: &str,
     ) -> Option<T> {
         let span = value.span();
-        match T::deserialize(value.into_deserializer()) {
-            Ok(v) => Some(v),
-            Err(err) => {
-                self.toml_error(err, span, context);
-                None
+        loop {
+            match T::deserialize(value.clone().into_deserializer()) {
+                Ok(v) => return Some(v),
+                Err(err) => {
+                    let unknown = err.message().starts_with("unknown field");
+                    let at = err.span();
+                    self.toml_error(err, span.clone(), context);
+                    match at {
+                        Some(at) if unknown && remove_key_at(value.get_mut(), &at) => continue,
+                        _ => return None,
+                    }
+                }
             }
         }
     }
@@ -188,12 +233,15 @@ impl<'t> Reader<'t> {
             let name = key.into_inner().into_owned();
             let context = format!("in [{section}.{}]: ", display_key(&name));
             let parsed = self.value::<T>(value, &context);
+            if parsed.is_none() {
+                self.left_out.push((section.to_owned(), name.clone()));
+            }
             out.push((Spanned::new(key_span, name), parsed));
         }
         out
     }
 
-    fn read(mut self) -> Result<Model, Vec<Diagnostic>> {
+    fn read(mut self) -> Reading {
         let (root, parse_errors) = DeTable::parse_recoverable(self.text);
         let syntax_failed = !parse_errors.is_empty();
         let mut previous = String::new();
@@ -217,7 +265,11 @@ impl<'t> Reader<'t> {
             self.error(span, message);
         }
         if syntax_failed {
-            return Err(self.errors);
+            return Reading {
+                model: None,
+                errors: self.errors,
+                left_out: Vec::new(),
+            };
         }
         let mut sections: BTreeMap<String, Spanned<DeValue<'t>>> = BTreeMap::new();
         for (key, value) in root.into_inner() {
@@ -283,12 +335,11 @@ impl<'t> Reader<'t> {
             limits,
             tools,
         );
-        match model {
-            Some(model) if self.errors.is_empty() => Ok(model),
-            _ => {
-                self.errors.sort_by_key(|d| d.loc);
-                Err(self.errors)
-            }
+        self.errors.sort_by_key(|d| d.loc);
+        Reading {
+            model,
+            errors: self.errors,
+            left_out: self.left_out,
         }
     }
 
@@ -388,6 +439,7 @@ impl<'t> Reader<'t> {
                 },
                 calls_per_minute: t.calls_per_minute.map(|v| self.located(v)),
                 timeout_ms: t.timeout_ms.map(|v| self.located(v)),
+                example: t.example.map(|v| self.located(v)),
             })
             .collect::<Vec<_>>();
         let limits = Limits {
@@ -411,6 +463,21 @@ fn complete<T>(
     entries: Vec<(Spanned<String>, Option<T>)>,
 ) -> impl Iterator<Item = (Spanned<String>, T)> {
     entries.into_iter().filter_map(|(k, v)| Some((k, v?)))
+}
+
+/// Remove the key written at `span` from `value`'s tables (at any depth);
+/// whether there was one.
+fn remove_key_at(value: &mut DeValue<'_>, span: &Range<usize>) -> bool {
+    let DeValue::Table(table) = value else {
+        return false;
+    };
+    if let Some(key) = table.keys().find(|k| k.span() == *span) {
+        let key = key.get_ref().to_string();
+        return table.remove(key.as_str()).is_some();
+    }
+    table
+        .iter_mut()
+        .any(|(_, v)| remove_key_at(v.get_mut(), span))
 }
 
 /// A key as it would be written in a table header.

@@ -164,6 +164,8 @@ pub struct Tool {
     pub calls_per_minute: Option<Located<u32>>,
     /// Per-call timeout in milliseconds, overriding `[limits]`.
     pub timeout_ms: Option<Located<u64>>,
+    /// Arguments for the generated tests (`example = { ... }`).
+    pub example: Option<Located<serde_json::Value>>,
 }
 
 impl Tool {
@@ -336,6 +338,7 @@ impl Tool {
             declared_at: text(&self.declared_at(file)),
             calls_per_minute: self.calls_per_minute.as_ref().map(|c| u64::from(c.value)),
             timeout_ms: self.timeout_ms.as_ref().map(|t| t.value),
+            example: self.example.as_ref().map(|e| text(&e.value.to_string())),
         }
     }
 
@@ -459,6 +462,7 @@ impl Tool {
             annotations: ToolAnnotations::default(),
             calls_per_minute: None,
             timeout_ms: None,
+            example: None,
         }
     }
 

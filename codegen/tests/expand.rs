@@ -42,10 +42,8 @@ annotations = { idempotent = true }
 fn expand(manifest: &str, item: proc_macro2::TokenStream) -> String {
     let item = syn::parse2(item).expect("an impl block");
     let source = ManifestSource {
-        label: "mcp-manifest.toml".to_owned(),
-        include_path: None,
         span: Span::call_site(),
-        migrations: Vec::new(),
+        ..ManifestSource::default()
     };
     let tokens = mcpgen_codegen::expand_with(item, Ok((manifest.to_owned(), source)));
     let file = syn::parse2(tokens).expect("the expansion parses as a file");

@@ -63,6 +63,66 @@ fn positions_are_lines_and_character_columns() {
     );
 }
 
+/// An unknown key is reported and left out, and the entry read without
+/// it: its other unknown keys (nested ones too) and the policy errors the
+/// entry itself has come in the same pass.
+#[test]
+fn unknown_keys_do_not_hide_the_entry() {
+    let text = format!(
+        "{BASE}{}",
+        r#"
+[tools.one]
+description = "One"
+access = "read"
+scope = ["a:read"]
+annotations = { open_wrld = false }
+limit = 3
+"#
+    );
+    let reading = mcpgen_codegen::manifest::read(&text);
+    let errors: Vec<String> = reading.errors.iter().map(|d| d.render("m.toml")).collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[0].starts_with("m.toml:15:1: in [tools.one]: unknown field `scope`"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with("m.toml:16:17: in [tools.one]: unknown field `open_wrld`"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[2].starts_with("m.toml:17:1: in [tools.one]: unknown field `limit`"),
+        "{errors:?}"
+    );
+    let model = reading.model.expect("the rest of the manifest is read");
+    assert!(
+        model.tool("one").is_some(),
+        "the entry survives its unknown keys"
+    );
+    assert!(reading.left_out.is_empty());
+    // ...so the policy sees it, and `mcpgen check` says all four.
+    let all: Vec<String> = mcpgen_codegen::check_manifest(&text)
+        .iter()
+        .map(|d| d.render("m.toml"))
+        .collect();
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(
+        all.iter().any(|e| e.contains("tool `one` has no scope")),
+        "{all:?}"
+    );
+}
+
+/// An entry that cannot be read at all is left out, and named as such.
+#[test]
+fn unreadable_entries_are_left_out_by_name() {
+    let reading = mcpgen_codegen::manifest::read(&format!(
+        "{BASE}{}",
+        "\n[tools.one]\ndescription = 1\naccess = \"read\"\n"
+    ));
+    assert!(reading.left_out("tools", "one"));
+    assert!(reading.model.is_some_and(|m| m.tool("one").is_none()));
+}
+
 #[test]
 fn every_structural_mistake_is_reported_in_one_pass() {
     let got = problems(
@@ -89,7 +149,7 @@ data = "local"
     assert_eq!(
         got,
         [
-            "m.toml:15:1: in [tools.one]: unknown field `scop`, expected one of `title`, `description`, `access`, `scopes`, `public`, `records`, `annotations`, `calls_per_minute`, `timeout_ms`",
+            "m.toml:15:1: in [tools.one]: unknown field `scop`, expected one of `title`, `description`, `access`, `scopes`, `public`, `records`, `annotations`, `calls_per_minute`, `timeout_ms`, `example`",
             "m.toml:19:10: in [tools.two]: unknown variant `sometimes`, expected `read` or `write`",
             "m.toml:22:1: in [records.note]: missing field `owner`",
             "m.toml:27:11: in [environments.local]: unknown variant `laptop`, expected one of `local`, `test`, `preview`, `staging`, `production`",

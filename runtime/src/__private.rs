@@ -2,11 +2,12 @@
 //! here may change.
 
 pub use crate::error::ToolError;
+pub use crate::generated_tests::migrations::check_migrations;
+pub use crate::generated_tests::policy::{check_tool, example_arguments};
 pub use crate::handler::context::{Invocation, ToolContext};
 pub use crate::handler::def::{BoxFuture, CallFn, ToolDef};
 pub use crate::handler::input::{NoArguments, ToolInput};
 pub use crate::handler::output::CallToolResult;
-pub use crate::policy_tests::{check_tool, example_arguments};
 pub use crate::registry::Tools;
 pub use mcpgen_spec as spec;
 pub use serde_json::Value;

@@ -131,9 +131,14 @@ pub fn environment_statuses<S: Tools>(version: &str) -> Value {
 
 /// The protected-resource metadata (RFC 9728) for `S`'s manifest.
 pub fn resource_metadata<S: Tools>() -> Value {
+    resource_metadata_at::<S>(&S::manifest().resource.uri)
+}
+
+/// The same, for the resource served at `uri` (a deployment's public URL).
+pub fn resource_metadata_at<S: Tools>(uri: &str) -> Value {
     let m = S::manifest();
     let mut doc = json!({
-        "resource": m.resource.uri,
+        "resource": uri,
         "authorization_servers": m.resource.authorization_servers,
         "scopes_supported": m.scopes.iter().map(|s| &s.name).collect::<Vec<_>>(),
         "bearer_methods_supported": ["header"],

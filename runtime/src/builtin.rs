@@ -80,6 +80,7 @@ const fn spec(name: &'static str, title: &'static str, description: &'static str
         declared_at: Cow::Borrowed(BUILT_IN),
         calls_per_minute: None,
         timeout_ms: None,
+        example: None,
     }
 }
 

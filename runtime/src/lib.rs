@@ -52,9 +52,10 @@
 // Transport.
 #[cfg(feature = "cli")]
 pub mod cli;
+mod generated_tests;
 pub mod http;
-mod policy_tests;
 pub mod stdio;
+pub mod testing;
 
 // Dispatch and the assembled server.
 mod dispatch;
@@ -85,11 +86,18 @@ mod schema;
 #[doc(hidden)]
 pub mod __private;
 
+/// The crates a product reaches through mcpgen, so that their versions
+/// are mcpgen's own: tokio (the runtime), sqlx (queries in handlers),
+/// serde and schemars (what `#[mcpgen::input]` and `#[mcpgen::output]`
+/// derive), serde_json.
+#[doc(no_inline)]
+pub use {schemars, serde, serde_json, sqlx, tokio};
+
 pub use caller::Caller;
 pub use environment::EnvironmentError;
 pub use error::{ToolError, ToolResult};
 pub use handler::{Content, ContentBlock, LogLevel, Owned, ReadCx, Record, WriteCx};
-pub use mcpgen_macros::tools;
+pub use mcpgen_macros::{Record, input, output, tools};
 /// The manifest's vocabulary, as the generated code hands it over.
 pub use mcpgen_spec as spec;
 pub use registry::Tools;

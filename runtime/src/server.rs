@@ -37,6 +37,11 @@ pub struct ServerOptions {
     pub page_size: usize,
     /// The manifest environment to run in.
     pub environment: String,
+    /// The endpoint's public URL, when it is not the manifest's
+    /// `[resource] uri` (another host or port); its path must be the
+    /// manifest's. The token audience, the protected-resource metadata and
+    /// the challenges name it.
+    pub public_url: Option<String>,
     /// Requests without an accepted credential (anonymous, or whose
     /// credential failed) per peer address and minute; over it, 429. 0
     /// turns the budget off.
@@ -58,6 +63,7 @@ impl Default for ServerOptions {
             call_timeout: Duration::from_secs(30),
             page_size: 100,
             environment: "local".to_owned(),
+            public_url: None,
             peer_budget_per_minute: 600,
             trusted_proxies: Vec::new(),
         }
@@ -93,6 +99,31 @@ pub enum StartError {
     Other(String),
 }
 
+/// The resource a server is: `public_url` if given (checked, and on the
+/// manifest's path), else the manifest's `[resource] uri` (checked).
+pub(crate) fn resource_uri(
+    manifest: &mcpgen_spec::ManifestSpec,
+    public_url: Option<&str>,
+) -> Result<String, StartError> {
+    let declared =
+        crate::endpoint::check_url("resource URI ([resource] uri)", &manifest.resource.uri)
+            .map_err(StartError::Url)?;
+    let Some(public) = public_url else {
+        return Ok(manifest.resource.uri.to_string());
+    };
+    let given = crate::endpoint::check_url("public URL", public).map_err(StartError::Url)?;
+    if given.path() != declared.path() {
+        return Err(StartError::Url(format!(
+            "the public URL's path {} is not the manifest's endpoint path {}: the server answers on {}; \
+             give the URL clients use for that path (a proxy that moves the path is not supported)",
+            given.path(),
+            declared.path(),
+            declared.path()
+        )));
+    }
+    Ok(public.to_owned())
+}
+
 /// An MCP server for the tools of `S`.
 ///
 /// ```no_run
@@ -113,6 +144,8 @@ pub struct McpServer<S: Tools> {
     pub(crate) endpoint: Endpoint,
     /// The protected-resource metadata's URL, as challenges name it.
     pub(crate) metadata_url: String,
+    /// The resource this server is: the public URL, or the manifest's.
+    pub(crate) resource_uri: String,
     pub(crate) facts: ServerFacts,
     pub(crate) audit: AuditSink,
     pub(crate) policy: Policy,
@@ -132,9 +165,8 @@ impl<S: Tools> McpServer<S> {
         let registry = S::registry()?;
         let manifest = S::manifest();
         let environment = environment::select(manifest, &options.environment)?;
-        crate::endpoint::check_url("resource URI ([resource] uri)", &manifest.resource.uri)
-            .map_err(StartError::Url)?;
-        let endpoint = Endpoint::parse(&manifest.resource.uri);
+        let uri = resource_uri(manifest, options.public_url.as_deref())?;
+        let endpoint = Endpoint::parse(&uri);
         let policy = Policy::new(
             manifest,
             environment.clone(),
@@ -161,6 +193,7 @@ impl<S: Tools> McpServer<S> {
             auth: None,
             metadata_url: endpoint.metadata_url(),
             endpoint,
+            resource_uri: uri,
             audit: AuditSink::tracing_only(),
             policy,
             store: None,
@@ -243,7 +276,13 @@ impl<S: Tools> McpServer<S> {
 
     /// The protected-resource metadata (RFC 9728) for this server.
     pub fn resource_metadata(&self) -> Value {
-        crate::artifacts::resource_metadata::<S>()
+        crate::artifacts::resource_metadata_at::<S>(&self.resource_uri)
+    }
+
+    /// The resource this server is (the token audience): the public URL it
+    /// was given, or the manifest's `[resource] uri`.
+    pub fn resource_uri(&self) -> &str {
+        &self.resource_uri
     }
 
     /// Verify a credential, failing closed when there is no authenticator.

@@ -82,6 +82,19 @@ impl HttpServer {
         self.log.lock().expect("log lock").clone()
     }
 
+    /// Everything written to stderr once it contains `needle` (the banner's
+    /// later lines follow the one that says where it listens), or after 5 s.
+    pub fn log_with(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.log()
+    }
+
     /// Like [`HttpServer::terminate`], and everything it wrote to stderr,
     /// to its last line.
     pub fn stop(mut self) -> (std::process::ExitStatus, String) {

@@ -283,6 +283,9 @@ pub struct ToolSpec {
     pub calls_per_minute: Option<u64>,
     /// This tool's call timeout in milliseconds, if set.
     pub timeout_ms: Option<u64>,
+    /// Arguments the generated tests call it with (`example` in the
+    /// manifest), as JSON text; without it, the smallest the schema takes.
+    pub example: Option<Text>,
 }
 
 impl ToolSpec {

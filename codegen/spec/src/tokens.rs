@@ -171,6 +171,7 @@ impl ToTokens for ToolSpec {
         let declared_at = text(&self.declared_at);
         let calls = opt(&self.calls_per_minute);
         let timeout = opt(&self.timeout_ms);
+        let example = opt_text(&self.example);
         out.extend(quote!(#p::ToolSpec {
             name: #name,
             title: #title,
@@ -183,6 +184,7 @@ impl ToTokens for ToolSpec {
             declared_at: #declared_at,
             calls_per_minute: #calls,
             timeout_ms: #timeout,
+            example: #example,
         }));
     }
 }

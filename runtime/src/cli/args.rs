@@ -36,6 +36,11 @@ pub struct Common {
     /// the embedded SQLite file in --data-dir.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The endpoint's public URL, when it is not the manifest's
+    /// `[resource] uri` (another host or port; the same path): the token
+    /// audience, and what the protected-resource metadata names.
+    #[arg(long, global = true, env = "MCPGEN_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// How long audit records are kept; older ones are deleted by the
     /// server every hour. 0 keeps them forever.
     #[arg(long, global = true, env = "MCPGEN_AUDIT_RETENTION", value_parser = parse_duration_or_zero, default_value = "90d")]

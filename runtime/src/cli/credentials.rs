@@ -22,10 +22,10 @@ use mcpgen_spec::{EnvironmentSpec, RuntimeKind};
 pub async fn credentials<S: Tools>(
     auth: &AuthArgs,
     env: &EnvironmentSpec,
+    audience: &str,
     data_dir: &Path,
 ) -> Result<Credentials, BoxError> {
     let manifest = S::manifest();
-    let audience: &str = &manifest.resource.uri;
     let issuer = auth
         .issuer
         .clone()

@@ -9,8 +9,7 @@ use tokio::sync::mpsc;
 use crate::caller::Caller;
 use crate::environment::ServerFacts;
 use crate::error::ToolError;
-use crate::handler::record::Record;
-use crate::store::{Conn, OwnedQuery, Tx};
+use crate::store::{Conn, OwnedQuery, Record, Tx};
 use mcpgen_spec::{Access, RecordSpec};
 
 /// Everything the runtime knows about one tool call, before it is handed to

@@ -8,8 +8,9 @@ use serde::de::DeserializeOwned;
 use crate::error::ToolError;
 use crate::handler::context::Invocation;
 use crate::handler::def::BoxFuture;
-use crate::handler::record::{Owned, Record};
+use crate::handler::record::Owned;
 use crate::schema::{Direction, root_schema};
+use crate::store::Record;
 
 /// What a handler may take after its context: a plain input type (any
 /// `Deserialize + JsonSchema` type whose schema is an object) or an

@@ -10,9 +10,10 @@ pub(crate) mod input;
 pub(crate) mod output;
 pub(crate) mod record;
 
+pub use crate::store::Record;
 pub use context::{LogLevel, Notifier, ReadCx, ToolContext, WriteCx};
 pub use input::{NoArguments, ToolInput};
 pub use output::{
     CallToolResult, Content, ContentBlock, EmbeddedResource, IntoCallResult, ToolOutput,
 };
-pub use record::{Owned, Record};
+pub use record::Owned;

@@ -15,12 +15,14 @@ use sqlite_reads::SqliteReads;
 mod db;
 mod owned;
 mod read_pool;
+mod record;
 mod sqlite_reads;
 mod tx;
 
 pub(crate) use db::private_dir;
 pub use db::{Db, DbError, DbKind, IDLE_CHECK, now};
 pub use owned::{Bind, OwnedQuery};
+pub use record::Record;
 pub use tx::Conn;
 pub(crate) use tx::Tx;
 

@@ -9,8 +9,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use sqlx::any::AnyRow;
-
+use super::record::Record;
 use super::sqlite_reads::Param;
 use super::tx::Tx;
 use crate::error::ToolError;
@@ -61,10 +60,7 @@ impl From<i64> for Bind {
     }
 }
 
-impl<'a, R> OwnedQuery<'a, R>
-where
-    R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin + 'static,
-{
+impl<'a, R: Record> OwnedQuery<'a, R> {
     /// The records of `spec` owned by `subject`, in `tx`.
     pub(crate) fn new(tx: &'a Tx, spec: &'a RecordSpec, subject: &'a str) -> Self {
         Self {
@@ -100,11 +96,12 @@ where
         self
     }
 
-    /// Every matching record the caller owns.
+    /// Every matching record the caller owns: the record's own columns
+    /// ([`Record::SELECT`]), read by position.
     pub async fn fetch_all(self) -> Result<Vec<R>, ToolError> {
         let tx = self.tx;
-        let (sql, params) = self.into_parts("*");
-        tx.fetch(sql, params, |row| R::from_row(row)).await
+        let (sql, params) = self.into_parts(R::SELECT);
+        tx.fetch(sql, params, R::from_columns).await
     }
 
     /// How many matching records the caller owns.

@@ -161,6 +161,20 @@ impl Tx {
 
 /// A failed query, for the caller: generic (details go to the log only).
 fn query_failed(e: sqlx::Error) -> ToolError {
+    ToolError::from(e)
+}
+
+/// `?` on a query in a handler: the caller learns that the database is
+/// unavailable (or that a read tool tried to write), never the driver's
+/// message, which can name a file, a table or a connection string; the
+/// details go to the operator's log.
+impl From<sqlx::Error> for ToolError {
+    fn from(e: sqlx::Error) -> Self {
+        classify(e)
+    }
+}
+
+fn classify(e: sqlx::Error) -> ToolError {
     let e = DbError::from(e);
     tracing::error!(error = %e, "query failed");
     match e {

@@ -16,17 +16,17 @@ pub struct Item {
     pub text: String,
 }
 
+// Written by hand, as a product may (the derive reads the manifest).
 impl Record for Item {
     const KIND: &'static str = "item";
     type Id = i64;
-}
-
-impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for Item {
-    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+    const SELECT: &'static str = "id, text";
+    fn from_columns(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
         use sqlx::Row as _;
-        Ok(Self { id: row.try_get("id")?, text: row.try_get("text")? })
+        Ok(Self { id: row.try_get(0)?, text: row.try_get(1)? })
     }
 }
+
 
 pub struct Items;
 

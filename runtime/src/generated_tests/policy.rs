@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::caller::Caller;
 use crate::dispatch::Reply;
-use crate::registry::Tools;
+use crate::registry::{Tool, Tools};
 use crate::server::{McpServer, ServerOptions};
 use crate::store::{Db, Store};
 use mcpgen_spec::Access;
@@ -104,7 +104,7 @@ async fn dump(db: &Db) -> Vec<String> {
 /// Create a record of `kind` as another subject through the server's own
 /// write tool for that kind, then ask for it (and for an id that never
 /// existed) as this subject: the two answers must be identical.
-async fn check_foreign_id<S: Tools + Default>(
+async fn check_foreign_id<S: Tools>(
     server: &Arc<McpServer<S>>,
     db: &Db,
     name: &str,
@@ -119,12 +119,17 @@ async fn check_foreign_id<S: Tools + Default>(
         let t = t.spec();
         t.access == Access::Write && t.record.as_deref() == Some(kind) && !t.is_builtin()
     });
+    let mut written = None;
     let foreign_id = match writer {
         Some(w) => {
-            let args = example_arguments(w.input_schema());
+            let args = arguments_for(w);
             let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                               "params": {"name": w.spec().name, "arguments": args}});
-            let _ = send(server, Some(everything()), body).await;
+            written = Some((
+                w.spec().name.to_string(),
+                args,
+                send(server, Some(everything()), body).await,
+            ));
             sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
                 "SELECT CAST({} AS TEXT) FROM {} WHERE {} = $1",
                 spec.id, spec.table, spec.owner
@@ -156,10 +161,15 @@ async fn check_foreign_id<S: Tools + Default>(
         missing.status, 200,
         "tool `{name}`: a missing id must answer 200, got {missing:?}"
     );
-    if writer.is_some() && foreign_id.is_none() {
+    if let (Some((writer, args, reply)), None) = (&written, &foreign_id) {
         panic!(
-            "tool `{name}`: could not create a {kind} through the server's write tool with example arguments, \
-             so the ownership check could not run"
+            "tool `{name}`: the ownership check needs a {kind} of another subject, made by calling `{writer}` \
+             with {args}, which made none; it answered {}. Give `{writer}` arguments that pass its validation: \
+             `example = {{ ... }}` under [tools.{writer}] in the manifest",
+            reply
+                .body
+                .as_ref()
+                .map_or_else(|| "nothing".to_owned(), |b| b.to_json_string())
         );
     }
     if let Some(id) = foreign_id {
@@ -184,17 +194,37 @@ fn challenge_scopes(challenge: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Check tool `name` of `S` against its manifest policy; panics with a
-/// message naming the tool and the broken rule.
-pub fn check_tool<S: Tools + Default>(name: &str) {
+/// The arguments the generated tests call `tool` with: its manifest
+/// `example`, checked against its input schema, or the smallest the schema
+/// takes.
+fn arguments_for<S>(tool: &Tool<S>) -> Value {
+    let spec = tool.spec();
+    let Some(example) = &spec.example else {
+        return example_arguments(tool.input_schema());
+    };
+    let value: Value = serde_json::from_str(example).expect("codegen writes JSON");
+    if let Err(problems) = tool.validate(&value) {
+        panic!(
+            "tool `{}`: its manifest `example` ({}) does not fit its input schema: {}",
+            spec.name,
+            spec.declared_at,
+            problems.join("; ")
+        );
+    }
+    value
+}
+
+/// Check tool `name` of `S`, made by `app`, against its manifest policy;
+/// panics with a message naming the tool and the broken rule.
+pub fn check_tool<S: Tools>(name: &str, app: impl FnOnce() -> S) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
-    runtime.block_on(check_tool_async::<S>(name));
+    runtime.block_on(check_tool_async::<S>(name, app()));
 }
 
-async fn check_tool_async<S: Tools + Default>(name: &str) {
+async fn check_tool_async<S: Tools>(name: &str, app: S) {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -220,7 +250,7 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
         ..ServerOptions::default()
     };
     let server = Arc::new(
-        McpServer::new(S::default(), options)
+        McpServer::new(app, options)
             .expect("the server starts")
             .with_store(Store::new(db.clone()).await.expect("store")),
     );
@@ -229,7 +259,7 @@ async fn check_tool_async<S: Tools + Default>(name: &str) {
         .get(name)
         .unwrap_or_else(|| panic!("no tool `{name}`"));
     let def = tool.spec().clone();
-    let arguments = example_arguments(tool.input_schema());
+    let arguments = arguments_for(tool);
     let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                       "params": {"name": name, "arguments": arguments}});
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
