@@ -415,7 +415,7 @@ fn a_migration_added_rebuilds_the_product_or_its_test_says_rebuild() {
 }
 
 #[test]
-fn generated_tests_use_the_example_and_say_when_it_no_longer_fits() {
+fn generated_tests_take_the_example_and_a_test_app_and_say_what_is_missing() {
     let product = Product::new("example-mcp");
     let manifest = product.read("mcp-manifest.toml");
     // Without an example, the "smallest valid" due date is not a date: the
@@ -448,6 +448,36 @@ fn generated_tests_use_the_example_and_say_when_it_no_longer_fits() {
         out.contains("its manifest `example`") && out.contains("mcp-manifest.toml:"),
         "{out}"
     );
+
+    // No `Default`: the generated tests say how to make the app...
+    product.write("mcp-manifest.toml", &manifest);
+    let lib = product.read("src/lib.rs");
+    let no_default = lib.replace(
+        "#[derive(Debug, Clone, Default)]\npub struct Tasks;",
+        "#[derive(Debug, Clone)]\npub struct Tasks;",
+    );
+    assert_ne!(no_default, lib);
+    product.write("src/lib.rs", &no_default);
+    let (ok, out) = product.cargo(&["test", "--lib", "--no-run"], false);
+    assert!(
+        !ok,
+        "without Default or test_app the generated tests cannot build"
+    );
+    assert!(
+        out.contains("the generated tests cannot make a `Tasks`") && out.contains("test_app = "),
+        "{out}"
+    );
+    // ...and with a constructor named, they run.
+    product.write(
+        "src/lib.rs",
+        &no_default.replace(
+            r#"#[mcpgen::tools(manifest = "mcp-manifest.toml", migrations = "migrations")]"#,
+            r#"#[mcpgen::tools(manifest = "mcp-manifest.toml", migrations = "migrations", test_app = "Tasks")]"#,
+        ),
+    );
+    let (ok, out) = product.cargo(&["test", "--lib"], false);
+    assert!(ok, "{out}");
+    assert!(out.contains("mcpgen_policy_add_task ... ok"), "{out}");
 }
 
 #[test]

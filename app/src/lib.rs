@@ -9,7 +9,7 @@ pub const MAX_TITLE: usize = 200;
 /// Longest accepted body, in characters.
 pub const MAX_BODY: usize = 20_000;
 
-/// A note, as returned to its owner: the columns of `[records.note]`.
+/// A note, as returned to its owner.
 #[mcpgen::output]
 #[derive(Debug, Clone, PartialEq, Eq, mcpgen::Record)]
 #[record(manifest = "../mcp-manifest.toml")]

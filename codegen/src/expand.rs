@@ -269,7 +269,7 @@ impl Expansion<'_> {
         let self_ty = &self.item.self_ty;
         let app = match &self.source.test_app {
             Some(expr) => quote!(#expr),
-            None => quote!(<#self_ty as ::core::default::Default>::default()),
+            None => quote!(<#self_ty as ::mcpgen::__private::TestApp>::make()),
         };
         let policy = self.pairs().into_iter().map(|(t, _)| {
             let name = &t.name.value;

@@ -15,6 +15,24 @@ pub use serde_json::Value;
 use crate::handler::output::{IntoCallResult, ToolOutput};
 use mcpgen_spec::Access;
 
+/// How the generated tests make the app when the macro names no
+/// `test_app`: with `Default`.
+#[diagnostic::on_unimplemented(
+    message = "the generated tests cannot make a `{Self}`: it does not implement `Default`",
+    label = "made for the generated policy tests",
+    note = "derive `Default` for `{Self}`, or say how to make one: `#[mcpgen::tools(manifest = \"...\", test_app = \"{Self}::new()\")]`"
+)]
+pub trait TestApp: Sized {
+    /// The app.
+    fn make() -> Self;
+}
+
+impl<T: Default> TestApp for T {
+    fn make() -> Self {
+        T::default()
+    }
+}
+
 /// The input schema of a tool taking `T`.
 pub fn input_schema<T: ToolInput>() -> schemars::Schema {
     T::input_schema()
