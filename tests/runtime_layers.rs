@@ -23,7 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("transport", &["cli", "http", "stdio", "generated_tests"]),
     ("dispatch", &["dispatch"]),
     ("server", &["server"]),
-    ("policy", &["policy", "auth"]),
+    ("policy", &["policy", "auth", "oauth"]),
     (
         "registry and handlers",
         &["registry", "builtin", "handler", "artifacts"],

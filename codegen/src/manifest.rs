@@ -90,6 +90,7 @@ struct RawEnvironment {
     data: Spanned<DataKind>,
     writes: Option<Spanned<bool>>,
     enabled: Option<bool>,
+    authorization: Option<Authorization>,
 }
 
 #[derive(Deserialize)]
@@ -407,6 +408,7 @@ impl<'t> Reader<'t> {
                 data: self.located(e.data),
                 writes: e.writes.map(|w| self.located(w)),
                 enabled: e.enabled.unwrap_or(true),
+                authorization: e.authorization,
             })
             .collect::<Vec<_>>();
         let clients = complete(clients)

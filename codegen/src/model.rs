@@ -37,7 +37,7 @@ impl<T> Located<T> {
     }
 }
 
-pub use mcpgen_spec::{Access, DataKind, RuntimeKind};
+pub use mcpgen_spec::{Access, Authorization, DataKind, RuntimeKind};
 
 /// `[server]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +98,9 @@ pub struct Environment {
     pub writes: Option<Located<bool>>,
     /// `false` refuses to start.
     pub enabled: bool,
+    /// Who issues its tokens; `None` when not written (the default for
+    /// its runtime).
+    pub authorization: Option<Authorization>,
 }
 
 impl Environment {
@@ -299,6 +302,9 @@ impl Model {
                     data: e.data.value,
                     writes: e.writes(),
                     enabled: e.enabled,
+                    authorization: e
+                        .authorization
+                        .unwrap_or(Authorization::default_for(e.runtime.value)),
                 })
                 .collect(),
             clients: self
@@ -434,6 +440,7 @@ impl Model {
             data: Located::here(data),
             writes: writes.map(Located::here),
             enabled: true,
+            authorization: None,
         });
         self.environments
             .sort_by(|a, b| a.name.value.cmp(&b.name.value));

@@ -63,6 +63,7 @@ mod server;
 
 // Policy.
 pub mod auth;
+pub mod oauth;
 mod policy;
 
 // Registry and handlers.

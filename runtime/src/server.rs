@@ -12,6 +12,7 @@ use crate::auth::{AuthError, Authenticator};
 use crate::caller::Caller;
 use crate::endpoint::Endpoint;
 use crate::environment::{self, EnvironmentError, ServerFacts};
+use crate::oauth::AuthorizationServer;
 use crate::policy::Policy;
 use crate::protocol::meta;
 use crate::registry::{Registry, RegistryError, Tools};
@@ -150,6 +151,8 @@ pub struct McpServer<S: Tools> {
     pub(crate) audit: AuditSink,
     pub(crate) policy: Policy,
     pub(crate) store: Option<Store>,
+    /// The built-in authorization server, when this environment uses it.
+    pub(crate) authorization: Option<Arc<AuthorizationServer>>,
     /// This server's `Implementation` (name, version, title).
     pub(crate) server_info: Value,
     /// What every 2026-07-28 result carries besides its own fields
@@ -197,6 +200,7 @@ impl<S: Tools> McpServer<S> {
             audit: AuditSink::tracing_only(),
             policy,
             store: None,
+            authorization: None,
             server_info,
             modern_extra,
         })
@@ -239,6 +243,20 @@ impl<S: Tools> McpServer<S> {
         self
     }
 
+    /// Serve the built-in authorization server `a` beside the MCP
+    /// endpoint: its routes, and its issuer in the protected-resource
+    /// metadata. (Its tokens are verified by the authenticator: add
+    /// [`AuthorizationServer::verifier`] to it.)
+    pub fn with_authorization_server(mut self, a: Arc<AuthorizationServer>) -> Self {
+        self.authorization = Some(a);
+        self
+    }
+
+    /// The built-in authorization server, when it is on.
+    pub fn authorization_server(&self) -> Option<&AuthorizationServer> {
+        self.authorization.as_deref()
+    }
+
     /// The environment in force.
     pub fn environment(&self) -> &EnvironmentSpec {
         self.policy.environment()
@@ -276,7 +294,11 @@ impl<S: Tools> McpServer<S> {
 
     /// The protected-resource metadata (RFC 9728) for this server.
     pub fn resource_metadata(&self) -> Value {
-        crate::artifacts::resource_metadata_at::<S>(&self.resource_uri)
+        let mut doc = crate::artifacts::resource_metadata_at::<S>(&self.resource_uri);
+        if let Some(a) = &self.authorization {
+            doc["authorization_servers"] = json!([a.issuer()]);
+        }
+        doc
     }
 
     /// The resource this server is (the token audience): the public URL it

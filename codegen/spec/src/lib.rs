@@ -128,6 +128,30 @@ spelled! {
     }
 }
 
+spelled! {
+    /// Who issues the OAuth tokens a server accepts.
+    pub enum Authorization {
+        /// The runtime's own authorization server: consent page, PKCE,
+        /// Client ID Metadata Documents and registration, signed tokens.
+        #[serde(rename = "built-in")]
+        BuiltIn = "built-in",
+        /// An external authorization server, trusted through its keys
+        /// (`--jwks-url` or `--jwt-public-key`).
+        External = "external",
+    }
+}
+
+impl Authorization {
+    /// What an environment without an `authorization` key uses: the
+    /// built-in server on a local runtime, an external one elsewhere.
+    pub const fn default_for(runtime: RuntimeKind) -> Self {
+        match runtime {
+            RuntimeKind::Local => Self::BuiltIn,
+            _ => Self::External,
+        }
+    }
+}
+
 /// `[server]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerSpec {
@@ -187,6 +211,8 @@ pub struct EnvironmentSpec {
     pub writes: bool,
     /// `false` makes the server refuse to start in this environment.
     pub enabled: bool,
+    /// Who issues the OAuth tokens it accepts.
+    pub authorization: Authorization,
 }
 
 impl EnvironmentSpec {
@@ -197,6 +223,7 @@ impl EnvironmentSpec {
         data: DataKind::Local,
         writes: true,
         enabled: true,
+        authorization: Authorization::BuiltIn,
     };
 
     /// Whether it reads and writes production data.

@@ -56,6 +56,7 @@ macro_rules! enum_tokens {
 enum_tokens!(Access);
 enum_tokens!(RuntimeKind);
 enum_tokens!(DataKind);
+enum_tokens!(Authorization);
 
 impl ToTokens for ServerSpec {
     fn to_tokens(&self, out: &mut TokenStream) {
@@ -113,12 +114,14 @@ impl ToTokens for EnvironmentSpec {
         let p = path();
         let name = text(&self.name);
         let (runtime, data, writes, enabled) = (self.runtime, self.data, self.writes, self.enabled);
+        let authorization = self.authorization;
         out.extend(quote!(#p::EnvironmentSpec {
             name: #name,
             runtime: #runtime,
             data: #data,
             writes: #writes,
             enabled: #enabled,
+            authorization: #authorization,
         }));
     }
 }

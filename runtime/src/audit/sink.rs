@@ -147,6 +147,40 @@ impl AuditSink {
         self.refusal(r, false);
     }
 
+    /// Record a step of the built-in authorization server (`step` such as
+    /// `oauth:token`): `Ok(what)` for an issuance, `Err(why)` for a
+    /// refusal, with the OAuth error code as the reason. Never a secret:
+    /// only the subject, the client id and the scopes.
+    pub(crate) fn authorization(
+        &self,
+        step: &'static str,
+        outcome: Result<&'static str, &'static str>,
+        peer: &str,
+        subject: &str,
+        client: &str,
+        scopes: &str,
+    ) {
+        let (decision, reason) = match outcome {
+            Ok(what) => ("allowed", what),
+            Err(why) => ("denied", why),
+        };
+        self.record(AuditRecord {
+            request_id: next_request_id(),
+            at: crate::store::now(),
+            transport: "http",
+            peer: peer.to_owned(),
+            credential: String::new(),
+            subject: super::record::field(subject),
+            client: super::record::field(client),
+            tool: step.to_owned(),
+            scopes: super::record::field(scopes),
+            decision,
+            reason,
+            count: 1,
+            duration_us: 0,
+        });
+    }
+
     pub(crate) fn record(&self, r: AuditRecord) {
         // Every decision is a row; on stderr, refusals and failures are
         // `info`, allowed calls `debug` (one line per call is several µs of

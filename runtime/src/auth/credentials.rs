@@ -10,7 +10,8 @@ use crate::caller::Caller;
 use crate::handler::def::BoxFuture;
 
 /// Every credential source a server trusts, tried in a fixed order: access
-/// keys (recognised by their `mcpk_` prefix), then OAuth tokens, then (in
+/// keys (recognised by their `mcpk_` prefix), then OAuth tokens (the
+/// external authorization server's, then the built-in one's), then (in
 /// the local environment only) development tokens. Successful
 /// verifications are remembered in [`VerifiedCache`] for a bounded time.
 #[derive(Default, Clone)]
@@ -19,6 +20,8 @@ pub struct Credentials {
     pub keys: Option<AccessKeys>,
     /// Tokens from the external authorization server.
     pub oauth: Option<Arc<JwtVerifier>>,
+    /// Tokens from the built-in authorization server.
+    pub builtin: Option<Arc<JwtVerifier>>,
     /// Tokens from `token mint` (local environment only).
     pub dev: Option<Arc<JwtVerifier>>,
     /// Recently verified credentials.
@@ -46,7 +49,10 @@ impl Authenticator for Credentials {
                 return result;
             }
             let mut result = Err(AuthError::InvalidToken);
-            for verifier in [&self.oauth, &self.dev].into_iter().flatten() {
+            for verifier in [&self.oauth, &self.builtin, &self.dev]
+                .into_iter()
+                .flatten()
+            {
                 result = verifier.verify(credential).await;
                 if !matches!(result, Err(AuthError::InvalidToken)) {
                     break;

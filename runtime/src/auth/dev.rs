@@ -5,14 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
-use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, encode};
-use serde::Serialize;
-
-use super::jwt::{JwtConfig, JwtVerifier, Keys};
+use super::jwt::JwtVerifier;
+use super::signer::{Grant, SigningKey};
 use crate::caller::AuthMethod;
-use crate::store::now;
 
 /// The `iss` of development tokens. No real authorization server uses it.
 pub const DEV_ISSUER: &str = "urn:mcpgen:dev";
@@ -21,23 +16,8 @@ const FILE: &str = "dev-signing-key.p8";
 
 /// The local development signing key.
 pub struct DevKey {
-    pkcs8: Vec<u8>,
-    public: Vec<u8>,
+    key: SigningKey,
     path: PathBuf,
-}
-
-#[derive(Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-    jti: String,
-    scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<&'a str>,
 }
 
 impl DevKey {
@@ -52,10 +32,9 @@ impl DevKey {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 crate::store::private_dir(data_dir)?;
-                let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
-                    .map_err(|_| std::io::Error::other("cannot generate a signing key"))?;
-                match publish_private(&path, doc.as_ref()) {
-                    Ok(()) => doc.as_ref().to_vec(),
+                let doc = SigningKey::generate()?;
+                match publish_private(&path, &doc) {
+                    Ok(()) => doc,
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         std::fs::read(&path)?
                     }
@@ -64,14 +43,10 @@ impl DevKey {
             }
             Err(e) => return Err(e),
         };
-        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| {
+        let key = SigningKey::from_pkcs8(KID, pkcs8).ok_or_else(|| {
             std::io::Error::other(format!("{} is not an Ed25519 PKCS#8 key", path.display()))
         })?;
-        Ok(Self {
-            public: pair.public_key().as_ref().to_vec(),
-            pkcs8,
-            path,
-        })
+        Ok(Self { key, path })
     }
 
     /// Where the key lives.
@@ -89,42 +64,20 @@ impl DevKey {
         client: Option<&str>,
         ttl: Duration,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.typ = Some("at+jwt".into());
-        header.kid = Some(KID.into());
-        let iat = now();
-        let jti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode({
-            let mut b = [0u8; 12];
-            aws_lc_rs::rand::fill(&mut b)
-                .expect("the system random number generator is unavailable");
-            b
-        });
-        let claims = Claims {
-            iss: DEV_ISSUER,
-            sub: subject,
-            aud: audience,
-            iat,
-            nbf: iat,
-            exp: iat.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
-            jti,
-            scope: scopes.join(" "),
-            client_id: client,
-        };
-        encode(&header, &claims, &EncodingKey::from_ed_der(&self.pkcs8))
+        self.key.mint(&Grant {
+            issuer: DEV_ISSUER,
+            audience,
+            subject,
+            scopes,
+            client,
+            ttl,
+        })
     }
 
     /// A verifier that accepts this key's tokens for `audience`.
     pub fn verifier(&self, audience: &str) -> JwtVerifier {
-        let mut config = JwtConfig::new(DEV_ISSUER, audience);
-        config.algorithms = vec![Algorithm::EdDSA];
-        config.method = AuthMethod::DevToken;
-        JwtVerifier::new(
-            config,
-            Keys::Static(vec![(
-                Some(KID.into()),
-                DecodingKey::from_ed_der(&self.public),
-            )]),
-        )
+        self.key
+            .verifier(DEV_ISSUER, audience, AuthMethod::DevToken)
     }
 }
 
@@ -178,12 +131,12 @@ mod tests {
         for round in 0..20 {
             let dir = dir.join(round.to_string());
             let start = std::sync::Barrier::new(8);
-            let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let keys: Vec<serde_json::Value> = std::thread::scope(|s| {
                 let workers: Vec<_> = (0..8)
                     .map(|_| {
                         s.spawn(|| {
                             start.wait();
-                            DevKey::load_or_create(&dir).map(|k| k.public)
+                            DevKey::load_or_create(&dir).map(|k| k.key.jwk())
                         })
                     })
                     .collect();

@@ -88,7 +88,7 @@ pub struct AccessKeys {
     declared: Vec<String>,
 }
 
-fn sha256_hex(secret: &str) -> String {
+pub(crate) fn sha256_hex(secret: &str) -> String {
     digest::digest(&digest::SHA256, secret.as_bytes())
         .as_ref()
         .iter()

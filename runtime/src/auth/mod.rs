@@ -8,6 +8,7 @@ mod credentials;
 pub mod dev;
 pub mod jwt;
 pub mod keys;
+pub mod signer;
 
 pub use crate::caller::AuthMethod;
 pub use authenticator::{AuthError, Authenticator};
@@ -17,3 +18,4 @@ pub(crate) use credentials::reference;
 pub use dev::DevKey;
 pub use jwt::{JwksSource, JwtConfig, JwtVerifier, Keys};
 pub use keys::{AccessKeys, KeyError, KeyInfo, NewKey};
+pub use signer::{Grant, SigningKey};

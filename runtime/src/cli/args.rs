@@ -100,6 +100,19 @@ pub struct AuthArgs {
     /// without `iat`); a token that lives longer is refused.
     #[arg(long, env = "MCPGEN_MAX_TOKEN_LIFETIME", value_parser = parse_duration, default_value = "24h")]
     pub max_token_lifetime: Duration,
+    /// Built-in authorization server: how long the access tokens it issues
+    /// live (refresh tokens renew them).
+    #[arg(long, env = "MCPGEN_OAUTH_TOKEN_TTL", value_parser = parse_duration, default_value = "10m")]
+    pub oauth_token_ttl: Duration,
+    /// Built-in authorization server: registered clients kept at most (the
+    /// least recently used go first).
+    #[arg(long, env = "MCPGEN_OAUTH_MAX_CLIENTS", default_value_t = 10_000)]
+    pub oauth_max_clients: u64,
+    /// Built-in authorization server: fetch client metadata documents from
+    /// loopback addresses, over plain http too. For tests only: it lets a
+    /// client id point inside this machine.
+    #[arg(long, env = "MCPGEN_OAUTH_ALLOW_LOOPBACK_CLIENT_DOCUMENTS")]
+    pub oauth_allow_loopback_client_documents: bool,
 }
 
 /// What `serve` tolerates of its connections and peers.

@@ -13,7 +13,7 @@ use crate::auth::{
 use crate::registry::Tools;
 use crate::server::StartError;
 use crate::store::Db;
-use mcpgen_spec::{EnvironmentSpec, RuntimeKind};
+use mcpgen_spec::{Authorization, EnvironmentSpec, RuntimeKind};
 
 /// The token sources for `env`: OAuth tokens when keys are configured;
 /// development tokens only in a local environment. A non-local environment
@@ -66,7 +66,8 @@ pub async fn credentials<S: Tools>(
         None
     };
     let oauth = keys.map(|k| Arc::new(JwtVerifier::new(config, k)));
-    if env.runtime != RuntimeKind::Local && oauth.is_none() {
+    let builtin = env.authorization == Authorization::BuiltIn;
+    if env.runtime != RuntimeKind::Local && oauth.is_none() && !builtin {
         return Err(StartError::NoCredentialSource {
             name: env.name.to_string(),
             runtime: env.runtime.to_string(),
@@ -83,6 +84,7 @@ pub async fn credentials<S: Tools>(
     Ok(Credentials {
         keys: None,
         oauth,
+        builtin: None,
         dev,
         cache: Arc::new(VerifiedCache::new(CacheConfig {
             key_ttl: auth.key_cache_ttl,

@@ -20,10 +20,11 @@ use std::sync::Arc;
 use crate::audit::{AuditOptions, AuditSink};
 use crate::auth::DevKey;
 use crate::environment;
+use crate::oauth::{AuthorizationServer, OAuthSettings};
 use crate::registry::Tools;
 use crate::server::{McpServer, ServerOptions};
 use crate::store::{Db, Store};
-use mcpgen_spec::{EnvironmentSpec, RuntimeKind};
+use mcpgen_spec::{Authorization, EnvironmentSpec, RuntimeKind};
 
 mod args;
 mod credentials;
@@ -247,14 +248,42 @@ async fn build<S: Tools>(
     let audience = crate::server::resource_uri(S::manifest(), common.public_url.as_deref())?;
     let credentials = credentials::<S>(auth, env, &audience, &common.data_dir).await?;
     let (db, data) = open_db::<S>(common, env).await?;
-    let credentials = with_access_keys::<S>(credentials, &db);
+    let mut credentials = with_access_keys::<S>(credentials, &db);
     let audit = AuditOptions {
         retention: Some(common.audit_retention).filter(|r| !r.is_zero()),
         ..AuditOptions::default()
     };
-    let server = McpServer::new(app, options)?
+    let audit = AuditSink::to_database_with(db.clone(), audit);
+    let mut server = McpServer::new(app, options)?;
+    if env.authorization == Authorization::BuiltIn {
+        let settings = OAuthSettings {
+            access_token_ttl: auth.oauth_token_ttl,
+            max_registered_clients: auth.oauth_max_clients,
+            development_sign_in: env.runtime == RuntimeKind::Local,
+            allow_loopback_client_documents: auth.oauth_allow_loopback_client_documents,
+            ..OAuthSettings::default()
+        };
+        let manifest = S::manifest();
+        let title = manifest
+            .server
+            .title
+            .as_deref()
+            .unwrap_or(&manifest.server.name);
+        let a = AuthorizationServer::open(
+            &db,
+            &audience,
+            title,
+            crate::oauth::scope_catalogue(server.registry()),
+            settings,
+            audit.clone(),
+        )
+        .await?;
+        credentials.builtin = Some(Arc::new(a.verifier()));
+        server = server.with_authorization_server(Arc::new(a));
+    }
+    let server = server
         .with_authenticator(Arc::new(credentials))
-        .with_audit(AuditSink::to_database_with(db.clone(), audit))
+        .with_audit(audit)
         .with_store(Store::new(db.clone()).await?)
         .with_database_data(data);
     Ok((Arc::new(server), db))
@@ -267,6 +296,12 @@ fn banner<S: Tools>(program: &str, server: &McpServer<S>, db: &Db, url: &str) {
     eprintln!("  environment: {} — {}", report.environment, report.summary);
     eprintln!("  database:    {}", db.describe());
     eprintln!("  resource:    {}", server.resource_uri());
+    if let Some(a) = server.authorization_server() {
+        eprintln!(
+            "  oauth:       built-in authorization server {} (clients connect with the URL alone)",
+            a.issuer()
+        );
+    }
     if server.environment().runtime == RuntimeKind::Local {
         let scope = S::manifest().scopes.first().map_or("", |s| &*s.name);
         eprintln!(

@@ -75,6 +75,19 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
                     .unwrap_or_else(|why| server.refuse(&why, &id, era)),
             );
         }
+        // Over HTTP, a server with nothing public answers the handshake
+        // with the 401 challenge: a client without a token learns at once
+        // that it must authorize (the MCP authorization flow begins with
+        // this 401), not at its first call. stdio has no challenge to give:
+        // its credential comes from the environment.
+        (_, "initialize" | "server/discover")
+            if caller.is_none() && incoming.transport == "http" && {
+                let tools = server.registry.tools().iter().map(|t| t.spec());
+                server.policy.may_list_anonymously(tools).is_err()
+            } =>
+        {
+            Err(server.policy.unauthenticated())
+        }
         (Era::Legacy, "initialize") => Ok(methods::initialize(server, &msg)),
         (Era::Legacy, "ping") => Ok(json!({})),
         (Era::Legacy, "logging/setLevel") => methods::set_level(&msg),

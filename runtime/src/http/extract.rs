@@ -310,14 +310,14 @@ impl<S: Tools> FromRequest<ServerState<S>> for LimitedBody {
 }
 
 /// Why a body was not read.
-enum Unread {
+pub(super) enum Unread {
     /// Over the limit (or the connection broke: nothing to answer then).
     TooLarge,
     /// Past the body timeout.
     TooSlow,
 }
 
-async fn read(body: Body, limit: usize) -> Result<Bytes, Unread> {
+pub(super) async fn read(body: Body, limit: usize) -> Result<Bytes, Unread> {
     use futures_util::StreamExt as _;
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();

@@ -30,6 +30,7 @@ use crate::server::McpServer;
 
 mod extract;
 mod guard;
+mod oauth;
 mod respond;
 mod serve;
 mod stream;
@@ -56,6 +57,9 @@ pub fn router<S: Tools>(server: Arc<McpServer<S>>) -> Router {
             "/.well-known/oauth-protected-resource",
             get(resource_metadata::<S>),
         );
+    }
+    if server.authorization.is_some() {
+        router = oauth::routes(router);
     }
     router
         .layer(guard::HostCheck::new(Arc::clone(&server)))

@@ -43,6 +43,7 @@ fn environment(writes: bool) -> EnvironmentSpec {
         data: DataKind::Local,
         writes,
         enabled: true,
+        authorization: mcpgen_spec::Authorization::BuiltIn,
     }
 }
 

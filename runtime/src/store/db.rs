@@ -455,4 +455,58 @@ const RUNTIME_MIGRATIONS: &[(i64, &str, &str)] = &[
             value TEXT NOT NULL
         )",
     ),
+    (
+        5,
+        "the built-in authorization server",
+        "CREATE TABLE mcpgen_oauth_secrets (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+         );
+         CREATE TABLE mcpgen_oauth_clients (
+            client_id TEXT PRIMARY KEY,
+            secret_hash TEXT,
+            name TEXT NOT NULL,
+            redirect_uris TEXT NOT NULL,
+            auth_method TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            last_used_at BIGINT NOT NULL
+         );
+         CREATE INDEX mcpgen_oauth_clients_last_used ON mcpgen_oauth_clients (last_used_at);
+         CREATE TABLE mcpgen_oauth_codes (
+            code_hash TEXT PRIMARY KEY,
+            family TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            redirect_uri TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            key_id TEXT,
+            scopes TEXT NOT NULL,
+            challenge TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            used_at BIGINT
+         );
+         CREATE INDEX mcpgen_oauth_codes_expiry ON mcpgen_oauth_codes (expires_at);
+         CREATE TABLE mcpgen_oauth_refresh (
+            token_hash TEXT PRIMARY KEY,
+            family TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            key_id TEXT,
+            scopes TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            used_at BIGINT,
+            revoked_at BIGINT
+         );
+         CREATE INDEX mcpgen_oauth_refresh_family ON mcpgen_oauth_refresh (family);
+         CREATE TABLE mcpgen_oauth_grants (
+            subject TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (subject, client_id)
+         )",
+    ),
 ];
