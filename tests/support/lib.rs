@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod databases;
 pub mod notes;
+pub mod oauth;
 pub mod process;
 pub mod proxy;
 pub mod schemas;

@@ -254,13 +254,26 @@ impl DocumentFetcher {
             .resolve(&host, addr)
             .build()
             .map_err(|e| DocumentError::Fetch(e.without_url().to_string()))?;
+        let late = || {
+            DocumentError::Fetch(format!(
+                "no complete answer within {} s",
+                Self::TIMEOUT.as_secs()
+            ))
+        };
+        let failed = |e: reqwest::Error| {
+            if e.is_timeout() {
+                late()
+            } else {
+                DocumentError::Fetch(e.without_url().to_string())
+            }
+        };
         let body = tokio::time::timeout(Self::TIMEOUT, async {
             let mut response = http
                 .get(url)
                 .header("accept", "application/json")
                 .send()
                 .await
-                .map_err(|e| DocumentError::Fetch(e.without_url().to_string()))?;
+                .map_err(failed)?;
             if response.status() != reqwest::StatusCode::OK {
                 return Err(DocumentError::Fetch(format!(
                     "HTTP {} (redirects are not followed)",
@@ -274,11 +287,7 @@ impl DocumentFetcher {
                 return Err(DocumentError::TooLarge(Self::MAX_BYTES));
             }
             let mut body = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| DocumentError::Fetch(e.without_url().to_string()))?
-            {
+            while let Some(chunk) = response.chunk().await.map_err(failed)? {
                 if body.len() + chunk.len() > Self::MAX_BYTES {
                     return Err(DocumentError::TooLarge(Self::MAX_BYTES));
                 }
