@@ -5,13 +5,13 @@
 //! The Python SDK's OAuth client and a real browser drive it in
 //! `real_clients.rs` and `consent_browser.rs`.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
 use std::time::Duration;
 
 use mcpgen_tests::databases::open_for;
 use mcpgen_tests::notes::{call, cli, create_key, post};
-use mcpgen_tests::oauth::{AuthServer, REDIRECT, challenge, free_port, http, param, verifier};
+use mcpgen_tests::oauth::{
+    AuthServer, REDIRECT, challenge, document_server, free_port, http, param, verifier,
+};
 use serde_json::{Value, json};
 use sqlx::Row as _;
 
@@ -807,30 +807,6 @@ async fn registrations_from_one_peer_are_rate_limited() {
         (429, Some("slow_down")),
         "{body}"
     );
-}
-
-/// A loopback HTTP server answering every request with `respond(path)`
-/// (status, body, delay), on a thread; its origin.
-fn document_server(respond: impl Fn(&str) -> (u16, String, Duration) + Send + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let n = stream.read(&mut buf).unwrap_or(0);
-            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let (status, body, delay) = respond(&path);
-            std::thread::sleep(delay);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    origin
 }
 
 #[tokio::test]

@@ -382,3 +382,109 @@ fn clients_use_the_notes_app_with_a_created_key() {
     assert_eq!(out["found"]["notes"][0]["title"], "From Python");
     assert_eq!(out["who"]["auth_method"], "access_key");
 }
+
+/// The Python SDK's OAuth client connects to the example app with nothing
+/// but its URL: discovery, registration, PKCE, the consent page filled in
+/// as a person would (an access key typed in), tokens, a refresh, and a
+/// step-up that asks only for the new scope; once by Dynamic Client
+/// Registration, once with a Client ID Metadata Document on loopback.
+#[test]
+fn python_sdk_connects_with_oauth_alone() {
+    use mcpgen_tests::oauth::{AuthServer, REDIRECT, document_server};
+    let c = clients();
+    let cell = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let doc_origin = {
+        let cell = std::sync::Arc::clone(&cell);
+        document_server(move |path| {
+            let me = format!("{}{path}", cell.get().expect("origin"));
+            let doc = json!({"client_id": me, "client_name": "Python SDK (metadata document)",
+                             "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"});
+            (200, doc.to_string(), std::time::Duration::ZERO)
+        })
+    };
+    cell.set(doc_origin.clone()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/oauth_client.py");
+    for mode in ["dcr", "cimd"] {
+        let s = AuthServer::start(&[
+            "--oauth-token-ttl",
+            "3s",
+            "--oauth-allow-loopback-client-documents",
+        ]);
+        let key = mcpgen_tests::notes::create_key(&s.data, "alice", "notes:read,notes:write", &[]);
+        let mut cmd = Command::new(&c.python);
+        cmd.arg(&script)
+            .args([&s.resource, key["key"].as_str().unwrap(), mode]);
+        let document = format!("{doc_origin}/python-client.json");
+        if mode == "cimd" {
+            cmd.arg(&document);
+        }
+        let out = cmd.env("HOME", &c.home).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{mode}: {}\n{}",
+            text(&out),
+            s.server.log()
+        );
+        let r = json_stdout(&out);
+        // The handshake's 401 started the flow; the person allowed reading.
+        assert_eq!(
+            r["tools"],
+            json!([
+                "get_environment_status",
+                "get_owned_note",
+                "search_owned_notes",
+                "verify_access"
+            ]),
+            "{mode}: {r}"
+        );
+        assert_eq!(r["found_error"], false);
+        assert_eq!(
+            r["consents"][0]["checkboxes"],
+            json!(["grant:notes:read", "grant:notes:write"])
+        );
+        assert_eq!(r["consents"][0]["already"], json!([]));
+        // Step-up: only the new scope is asked for; the note is created.
+        assert_eq!(
+            r["consents"][1]["checkboxes"],
+            json!(["grant:notes:write"]),
+            "{mode}: {r}"
+        );
+        assert_eq!(r["consents"][1]["already"], json!(["notes:read"]));
+        assert_eq!(r["created_error"], false, "{mode}: {r}");
+        assert_eq!(r["created"]["note"]["title"], "Via OAuth");
+        assert_eq!(r["who"]["subject"], "alice");
+        assert_eq!(r["who"]["auth_method"], "oauth");
+        assert_eq!(
+            r["after_refresh"]["notes"][0]["title"], "Via OAuth",
+            "{mode}: {r}"
+        );
+        // Two code exchanges and at least one refresh.
+        assert!(r["token_requests"].as_u64().unwrap() >= 3, "{mode}: {r}");
+        match mode {
+            "dcr" => {
+                assert!(r["client_id"].as_str().unwrap().starts_with("mcpc_"));
+                assert_eq!(r["registrations"], 1);
+            }
+            _ => {
+                assert_eq!(r["client_id"], document.as_str());
+                assert_eq!(r["registrations"], 0);
+            }
+        }
+        let (_, log) = s.server.stop();
+        assert!(!log.contains(key["key"].as_str().unwrap()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let refreshed: i64 = rt.block_on(async {
+            let db = mcpgen_tests::databases::open_for(&s.data).await;
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM mcpgen_audit WHERE tool = 'oauth:refresh' AND reason = 'issued'",
+            )
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+        });
+        assert!(refreshed >= 1, "{mode}: the SDK refreshed");
+    }
+}
