@@ -452,32 +452,60 @@ async fn stdio_applies_the_same_policy_to_its_environment_credential() {
     drop(writer);
 }
 
+/// The metadata names the built-in authorization server where the
+/// environment uses it (`local`), and the manifest's external one where it
+/// trusts an external issuer (`preview`), exactly as before there was a
+/// built-in one.
 #[tokio::test]
 async fn protected_resource_metadata_is_served_at_both_locations() {
-    let server = HttpServer::start(notes_bin(), &[]);
-    for path in [
-        "/.well-known/oauth-protected-resource/mcp",
-        "/.well-known/oauth-protected-resource",
+    let local = HttpServer::start(notes_bin(), &[]);
+    let preview = HttpServer::start(
+        notes_bin(),
+        &["--env", "preview", "--jwt-public-key", &trust_arg()],
+    );
+    for (server, issuer) in [
+        (&local, "http://127.0.0.1:8080/oauth"),
+        (&preview, "https://auth.example.com"),
     ] {
-        let res = reqwest::get(format!("{}{path}", server.origin()))
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{path}");
-        assert_eq!(res.headers()["content-type"], "application/json");
-        let doc: Value = res.json().await.unwrap();
-        assert_eq!(
-            doc,
-            json!({
-                "resource": "http://127.0.0.1:8080/mcp",
-                "authorization_servers": ["https://auth.example.com"],
-                "scopes_supported": ["notes:read", "notes:write"],
-                "bearer_methods_supported": ["header"],
-                "resource_name": "Notes",
-                "resource_documentation": "https://github.com/mcpgen/mcpgen#readme",
-            }),
-            "{path}"
-        );
+        for path in [
+            "/.well-known/oauth-protected-resource/mcp",
+            "/.well-known/oauth-protected-resource",
+        ] {
+            let res = reqwest::get(format!("{}{path}", server.origin()))
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            assert_eq!(res.headers()["content-type"], "application/json");
+            let doc: Value = res.json().await.unwrap();
+            assert_eq!(
+                doc,
+                json!({
+                    "resource": "http://127.0.0.1:8080/mcp",
+                    "authorization_servers": [issuer],
+                    "scopes_supported": ["notes:read", "notes:write"],
+                    "bearer_methods_supported": ["header"],
+                    "resource_name": "Notes",
+                    "resource_documentation": "https://github.com/mcpgen/mcpgen#readme",
+                }),
+                "{path}"
+            );
+        }
     }
+    // Without the built-in server there is no authorization endpoint.
+    let res = reqwest::get(format!(
+        "{}/.well-known/oauth-authorization-server/oauth",
+        preview.origin()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = reqwest::get(format!(
+        "{}/.well-known/oauth-authorization-server/oauth",
+        local.origin()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
 }
 
 /// `serve --public-url` (or `MCPGEN_PUBLIC_URL`): one build deployed at

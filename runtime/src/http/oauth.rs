@@ -180,9 +180,12 @@ fn page_response(answer: Answer, secure: bool) -> Response {
                 ),
             );
             h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            // `same-origin`: the forms post with their real `Origin` (under
+            // `no-referrer` browsers send `Origin: null`, which the Host/Origin
+            // check refuses), and nothing of these pages reaches another site.
             h.insert(
                 header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
+                HeaderValue::from_static("same-origin"),
             );
             if let Some(c) = set_csrf {
                 let secure = if secure { "; Secure" } else { "" };

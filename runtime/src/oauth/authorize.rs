@@ -16,8 +16,10 @@ use serde_json::json;
 
 use super::clients::Client;
 use super::page::{self, Context};
+use super::params::Params;
+use super::server::AuthorizationServer;
 use super::store::Code;
-use super::{AuthorizationServer, Params, ScopeInfo, truncate};
+use super::types::{ScopeInfo, truncate};
 use crate::auth::keys::sha256_hex;
 use crate::auth::signer::random_token;
 use crate::store::now;

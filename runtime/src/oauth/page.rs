@@ -3,8 +3,8 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::ScopeInfo;
 use super::clients::{Client, redirect_host};
+use super::types::ScopeInfo;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}\
 h1{font-size:1.4rem}.host{font:600 1.1rem ui-monospace,monospace;background:#fff4d6;padding:.1rem .3rem;border-radius:.2rem}\
@@ -30,7 +30,7 @@ fn layout(title: &str, body: Markup) -> String {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
+                meta name="referrer" content="same-origin";
                 title { (title) }
                 style { (PreEscaped(STYLE)) }
             }
