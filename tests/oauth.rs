@@ -575,6 +575,38 @@ async fn requests_that_cannot_go_on_are_explained_to_the_person_and_never_redire
         ))
         .await;
     assert_eq!(page.status, 200, "{}", page.text());
+    // Every refusal is an audit record, with its reason and the client.
+    let AuthServer { server, data, .. } = s;
+    let _ = server.stop();
+    let db = open_for(&data).await;
+    let refused: Vec<(String, String)> = sqlx::query(
+        "SELECT reason, client FROM mcpgen_audit WHERE tool = 'oauth:authorize' AND decision = 'denied'",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("reason"), r.get("client")))
+    .collect();
+    assert_eq!(refused.len(), 12, "{refused:?}");
+    for reason in [
+        "invalid_client",
+        "invalid_redirect_uri",
+        "invalid_request",
+        "invalid_target",
+        "invalid_scope",
+        "unsupported_response_type",
+    ] {
+        assert!(
+            refused.iter().any(|(r, _)| r == reason),
+            "{reason}: {refused:?}"
+        );
+    }
+    assert!(
+        refused
+            .iter()
+            .any(|(r, c)| r == "invalid_client" && c == "mcpc_unknown")
+    );
 }
 
 #[tokio::test]

@@ -488,3 +488,30 @@ fn python_sdk_connects_with_oauth_alone() {
         assert!(refreshed >= 1, "{mode}: the SDK refreshed");
     }
 }
+
+/// MCP Inspector's CLI connecting without a credential to a server with
+/// nothing public meets the 401 at the handshake (its connect fails with
+/// "auth required", exit code 3), not a session that fails later; the
+/// server's access log shows the refusal was the handshake's.
+#[test]
+fn inspector_without_a_credential_is_told_to_authorize_at_the_handshake() {
+    use mcpgen_tests::oauth::AuthServer;
+    let s = AuthServer::start(&[]);
+    let out = inspector(&[&s.resource, "--transport", "http", "--method", "tools/list"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let said = text(&out).to_lowercase();
+    assert!(said.contains("auth"), "{said}");
+    // With a key, the same command works.
+    let key = mcpgen_tests::notes::create_key(&s.data, "alice", "notes:read", &[]);
+    let header = format!("Authorization: Bearer {}", key["key"].as_str().unwrap());
+    let out = inspector(&[
+        &s.resource,
+        "--transport",
+        "http",
+        "--header",
+        &header,
+        "--method",
+        "tools/list",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -66,45 +66,64 @@ fn error_page(status: u16, title: &str, message: impl AsRef<str>) -> Answer {
 }
 
 impl AuthorizationServer {
-    async fn validate(&self, raw: &str) -> Result<Request, Answer> {
-        let bad = |m: String| error_page(400, "This sign-in request is not valid", m);
+    async fn validate(&self, raw: &str) -> Result<Request, (&'static str, Answer)> {
+        let bad = |reason: &'static str, m: String| {
+            (
+                reason,
+                error_page(400, "This sign-in request is not valid", m),
+            )
+        };
         let p = Params::parse(raw.as_bytes())
-            .map_err(|e| bad(format!("The request is malformed: {e}.")))?;
-        let client_id = p
-            .get("client_id")
-            .ok_or_else(|| bad("The application sent no client_id.".into()))?;
-        let client = self
-            .client(client_id)
-            .await
-            .map_err(|why| error_page(400, "Unknown application", format!("{why}.")))?;
-        let presented = p
-            .get("redirect_uri")
-            .ok_or_else(|| bad("The application sent no redirect_uri.".into()))?;
+            .map_err(|e| bad("invalid_request", format!("The request is malformed: {e}.")))?;
+        let client_id = p.get("client_id").ok_or_else(|| {
+            bad(
+                "invalid_request",
+                "The application sent no client_id.".into(),
+            )
+        })?;
+        let client = self.client(client_id).await.map_err(|why| {
+            (
+                "invalid_client",
+                error_page(400, "Unknown application", format!("{why}.")),
+            )
+        })?;
+        let presented = p.get("redirect_uri").ok_or_else(|| {
+            bad(
+                "invalid_request",
+                "The application sent no redirect_uri.".into(),
+            )
+        })?;
         if client.redirect(presented).is_none() {
-            return Err(error_page(
-                400,
-                "Redirect address not registered",
-                format!(
-                    "The application asked to be sent to {}, which is not one of the redirect URIs registered for {}. \
+            return Err((
+                "invalid_redirect_uri",
+                error_page(
+                    400,
+                    "Redirect address not registered",
+                    format!(
+                        "The application asked to be sent to {}, which is not one of the redirect URIs registered for {}. \
                      Nothing was sent there.",
-                    truncate(presented, 200),
-                    truncate(&client.name, 100)
+                        truncate(presented, 200),
+                        truncate(&client.name, 100)
+                    ),
                 ),
             ));
         }
         if p.get("response_type") != Some("code") {
             return Err(bad(
+                "unsupported_response_type",
                 "Only response_type=code is supported (no implicit or hybrid flows).".into(),
             ));
         }
         let challenge = p.get("code_challenge").ok_or_else(|| {
             bad(
+                "invalid_request",
                 "The application sent no PKCE code_challenge: this server requires PKCE with S256."
                     .into(),
             )
         })?;
         if p.get("code_challenge_method") != Some("S256") {
             return Err(bad(
+                "invalid_request",
                 "code_challenge_method must be S256 (plain is not accepted).".into(),
             ));
         }
@@ -114,23 +133,30 @@ impl AuthorizationServer {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(bad(
+                "invalid_request",
                 "code_challenge is not a base64url SHA-256 value (43 characters).".into(),
             ));
         }
         match p.get("resource") {
             Some(r) if r == self.resource => {}
             Some(r) => {
-                return Err(bad(format!(
-                    "The application asked for a token for {}, but this server issues tokens only for {}.",
-                    truncate(r, 200),
-                    self.resource
-                )));
+                return Err(bad(
+                    "invalid_target",
+                    format!(
+                        "The application asked for a token for {}, but this server issues tokens only for {}.",
+                        truncate(r, 200),
+                        self.resource
+                    ),
+                ));
             }
             None => {
-                return Err(bad(format!(
-                    "The application sent no resource parameter (RFC 8707): it must name {}.",
-                    self.resource
-                )));
+                return Err(bad(
+                    "invalid_target",
+                    format!(
+                        "The application sent no resource parameter (RFC 8707): it must name {}.",
+                        self.resource
+                    ),
+                ));
             }
         }
         let scopes: Vec<String> = match p.get("scope") {
@@ -139,15 +165,18 @@ impl AuthorizationServer {
                 let mut list = Vec::new();
                 for s in asked.split_whitespace() {
                     if !self.scopes.iter().any(|d| d.name == s) {
-                        return Err(bad(format!(
-                            "The application asked for the scope `{}`, which this server does not have. It has: {}.",
-                            truncate(s, 60),
-                            self.scopes
-                                .iter()
-                                .map(|d| d.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )));
+                        return Err(bad(
+                            "invalid_scope",
+                            format!(
+                                "The application asked for the scope `{}`, which this server does not have. It has: {}.",
+                                truncate(s, 60),
+                                self.scopes
+                                    .iter()
+                                    .map(|d| d.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ));
                     }
                     if !list.iter().any(|l| l == s) {
                         list.push(s.to_owned());
@@ -158,7 +187,10 @@ impl AuthorizationServer {
         };
         let state = p.get("state").map(str::to_owned);
         if state.as_ref().is_some_and(|s| s.len() > 1024) {
-            return Err(bad("state is longer than 1024 characters.".into()));
+            return Err(bad(
+                "invalid_request",
+                "state is longer than 1024 characters.".into(),
+            ));
         }
         Ok(Request {
             redirect_uri: presented.to_owned(),
@@ -187,12 +219,30 @@ impl AuthorizationServer {
         }
     }
 
+    /// Record a refused authorization request (with the client it named,
+    /// never anything else of it) and answer with its error page.
+    fn refused(&self, reason: &'static str, raw: &str, peer: Option<&str>, page: Answer) -> Answer {
+        let client = Params::parse(raw.as_bytes())
+            .ok()
+            .and_then(|p| p.get("client_id").map(|c| truncate(c, 200)))
+            .unwrap_or_default();
+        self.audit.authorization(
+            "oauth:authorize",
+            Err(reason),
+            peer.unwrap_or_default(),
+            "",
+            &client,
+            "",
+        );
+        page
+    }
+
     /// `GET /oauth/authorize?…`: check the request, then ask the person to
     /// sign in. `csrf_cookie` is the browser's CSRF cookie, if it has one.
     pub async fn authorize(&self, raw_query: &str, csrf_cookie: Option<&str>) -> Answer {
         let request = match self.validate(raw_query).await {
             Ok(r) => r,
-            Err(page) => return page,
+            Err((reason, page)) => return self.refused(reason, raw_query, None, page),
         };
         let (csrf, set) = match csrf_cookie.filter(|c| c.len() == 43) {
             Some(c) => (c.to_owned(), None),
@@ -241,9 +291,10 @@ impl AuthorizationServer {
                  Start again from the application.",
             );
         }
-        let request = match self.validate(form.get("request").unwrap_or_default()).await {
+        let raw = form.get("request").unwrap_or_default();
+        let request = match self.validate(raw).await {
             Ok(r) => r,
-            Err(page) => return page,
+            Err((reason, page)) => return self.refused(reason, raw, Some(&peer), page),
         };
         match form.get("action") {
             Some("deny") => {
