@@ -515,3 +515,114 @@ fn inspector_without_a_credential_is_told_to_authorize_at_the_handshake() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// MCP Inspector's CLI runs the whole OAuth flow itself (discovery,
+/// registration, PKCE, its loopback callback listener): the test plays the
+/// person at the URL it prints, signing in with an access key and allowing
+/// on the consent page; Inspector receives the code on its callback,
+/// exchanges it and lists the tools. No pasted token anywhere.
+#[test]
+fn inspector_runs_the_oauth_flow_with_a_person_at_the_consent_page() {
+    use mcpgen_tests::oauth::{AuthServer, free_port, http};
+    use std::io::BufRead as _;
+    let c = clients();
+    let s = AuthServer::start(&[]);
+    let key = mcpgen_tests::notes::create_key(&s.data, "alice", "notes:read", &[]);
+    let home = mcpgen_tests::process::scratch_dir("inspector-oauth-home");
+    let callback = format!("http://127.0.0.1:{}/oauth/callback", free_port());
+    let mut child = Command::new(&c.node)
+        .arg(&c.inspector)
+        .args([
+            "--cli",
+            &s.resource,
+            "--transport",
+            "http",
+            "--method",
+            "tools/list",
+            "--format",
+            "json",
+        ])
+        .args(["--callback-url", &callback])
+        .env("HOME", &home)
+        // No TTY here: let the CLI start interactive OAuth anyway (opening
+        // a browser fails harmlessly; the URL is printed for the person).
+        .env("MCP_AUTO_OPEN_ENABLED", "true")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(url) = line.split("Please navigate to: ").nth(1) {
+                let _ = tx.send(url.trim().to_owned());
+            }
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    let url = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            panic!(
+                "Inspector printed no authorization URL:\n{}",
+                log.lock().unwrap()
+            )
+        });
+    assert!(url.starts_with(&s.endpoint("authorize")), "{url}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let page = s.open_url(&url).await;
+        assert_eq!(page.status, 200, "{}", page.text());
+        let consent = s
+            .submit(
+                &page,
+                &[
+                    ("access_key", key["key"].as_str().unwrap()),
+                    ("action", "sign_in"),
+                ],
+            )
+            .await;
+        assert_eq!(consent.status, 200, "{}", consent.text());
+        let done = s
+            .submit(
+                &consent,
+                &[("grant:notes:read", "on"), ("action", "approve")],
+            )
+            .await;
+        let back = done.location.expect("sent back to Inspector's callback");
+        assert!(back.starts_with(&callback), "{back}");
+        let answer = http().get(&back).send().await.unwrap();
+        assert!(
+            answer.status().is_success(),
+            "Inspector's callback answered {}",
+            answer.status()
+        );
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        log.lock().unwrap()
+    );
+    let list = json_stdout(&out);
+    let text = list.to_string();
+    for tool in ["search_owned_notes", "get_owned_note", "verify_access"] {
+        assert!(text.contains(tool), "{tool}: {text}");
+    }
+    assert!(
+        !text.contains("create_text_note"),
+        "the grant was notes:read only: {text}"
+    );
+}

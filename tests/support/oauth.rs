@@ -154,6 +154,11 @@ impl AuthServer {
         Page::from(http().get(url).send().await.expect("answered"), None).await
     }
 
+    /// GET an authorization URL a client produced, as a browser would.
+    pub async fn open_url(&self, url: &str) -> Page {
+        Page::from(http().get(url).send().await.expect("answered"), None).await
+    }
+
     /// POST the form of `page` with `fields` added (as its buttons and
     /// inputs would send them), keeping its cookie.
     pub async fn submit(&self, page: &Page, fields: &[(&str, &str)]) -> Page {
