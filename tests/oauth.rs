@@ -1091,3 +1091,152 @@ async fn two_instances_on_one_database_issue_and_accept_each_others_tokens() {
         "reuse is seen by every instance"
     );
 }
+
+/// `authorization = "built-in"` turns the built-in server on outside
+/// `local` (the conformance fixture's `staging`): it starts without an
+/// external issuer's keys, names itself in the metadata, and offers no
+/// development sign-in; only access keys. Its public tools keep the
+/// handshake open to anonymous clients, as before.
+#[tokio::test]
+async fn the_manifest_turns_the_built_in_server_on_outside_local_without_development_sign_in() {
+    let fixture = env!("CARGO_BIN_EXE_mcpgen-conformance-fixture");
+    let data = mcpgen_tests::process::scratch_dir("oauth-staging");
+    let out = std::process::Command::new(fixture)
+        .args(mcpgen_tests::databases::data_args(&data))
+        .args([
+            "--env",
+            "staging",
+            "keys",
+            "create",
+            "--owner",
+            "alice",
+            "--scopes",
+            "fixture:echo",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = AuthServer::start_bin(fixture, &data, &["--env", "staging"]);
+    assert!(
+        s.server
+            .log_with("oauth:")
+            .contains("built-in authorization server")
+    );
+    let prm: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            s.origin
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prm["authorization_servers"], json!([s.issuer]));
+    let init = post(
+        &s.resource,
+        None,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+    )
+    .await;
+    assert_eq!(
+        init.status, 200,
+        "public tools: the handshake stays open: {}",
+        init.raw
+    );
+
+    let client = s.public_client().await;
+    let v = verifier("st");
+    let page = s.open(&s.request(&client, &v, None)).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(
+        !page.html.contains("name=\"subject\""),
+        "no development sign-in outside local"
+    );
+    let refused = s
+        .submit(&page, &[("subject", "mallory"), ("action", "sign_in")])
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.text().contains("Type your access key"));
+    let code = s.authorize(&client, &key_of(&key), &v, None).await;
+    let (status, tokens) = s.exchange(&client, &code, &v).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "fixture:echo");
+    let echo = post(
+        &s.resource,
+        tokens["access_token"].as_str(),
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "echo_scoped", "arguments": {"text": "hi"}}}),
+    )
+    .await;
+    assert_eq!(echo.status, 200, "{}", echo.raw);
+    assert_eq!(echo.body["result"]["isError"], false, "{}", echo.raw);
+}
+
+/// In `local`, a person may sign in as a development subject (as
+/// `token mint` does): the token's subject is the one typed, with every
+/// scope the client asked for.
+#[tokio::test]
+async fn local_offers_a_development_sign_in() {
+    let s = AuthServer::start(&[]);
+    let client = s.public_client().await;
+    let v = verifier("dev");
+    let page = s
+        .open(&s.request(&client, &v, Some("notes:read notes:write")))
+        .await;
+    assert!(page.html.contains("name=\"subject\""));
+    for bad in ["two words", &"x".repeat(201)] {
+        let refused = s
+            .submit(&page, &[("subject", bad), ("action", "sign_in")])
+            .await;
+        assert_eq!(refused.status, 400, "{bad}");
+    }
+    let consent = s
+        .submit(&page, &[("subject", "bob"), ("action", "sign_in")])
+        .await;
+    assert!(
+        consent
+            .text()
+            .contains("Signed in as bob (development sign-in)"),
+        "{}",
+        consent.text()
+    );
+    let done = s
+        .submit(
+            &consent,
+            &[
+                ("grant:notes:read", "on"),
+                ("grant:notes:write", "on"),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+    let (_, tokens) = s
+        .exchange(
+            &client,
+            &param(&done.location.unwrap(), "code").unwrap(),
+            &v,
+        )
+        .await;
+    assert_eq!(tokens["scope"], "notes:read notes:write");
+    let who = post(
+        &s.resource,
+        tokens["access_token"].as_str(),
+        &call("verify_access"),
+    )
+    .await;
+    assert_eq!(who.body["result"]["structuredContent"]["subject"], "bob");
+    // A refresh token from a development sign-in has no key to outlive.
+    let (status, _) = s
+        .refresh(&client, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200);
+}

@@ -262,3 +262,48 @@ fn tool_names_follow_the_mcp_rule() {
     }
     assert!(is_valid_tool_name(&"a".repeat(128)));
 }
+
+#[test]
+fn who_issues_tokens_is_chosen_per_environment() {
+    use mcpgen_codegen::model::Authorization;
+    let m = model(
+        "\n[environments.local]\nruntime = \"local\"\ndata = \"local\"\n\
+         \n[environments.staging]\nruntime = \"staging\"\ndata = \"test\"\n\
+         \n[environments.team]\nruntime = \"production\"\ndata = \"test\"\nauthorization = \"built-in\"\n\
+         \n[environments.laptop]\nruntime = \"local\"\ndata = \"local\"\nauthorization = \"external\"\n",
+    );
+    assert!(check(&m).is_empty());
+    let by_name = |n: &str| {
+        m.spec()
+            .environments
+            .iter()
+            .find(|e| e.name == n)
+            .map(|e| e.authorization)
+            .unwrap()
+    };
+    assert_eq!(
+        by_name("local"),
+        Authorization::BuiltIn,
+        "on by default for local"
+    );
+    assert_eq!(
+        by_name("staging"),
+        Authorization::External,
+        "off elsewhere by default"
+    );
+    assert_eq!(
+        by_name("team"),
+        Authorization::BuiltIn,
+        "unless the manifest says so"
+    );
+    assert_eq!(by_name("laptop"), Authorization::External);
+    let wrong = problems(
+        "\n[environments.local]\nruntime = \"local\"\ndata = \"local\"\nauthorization = \"builtin\"\n",
+    );
+    assert_eq!(
+        wrong,
+        [
+            "m.toml:15:17: in [environments.local]: unknown variant `builtin`, expected `built-in` or `external`"
+        ]
+    );
+}

@@ -32,9 +32,9 @@ pub struct AuthServer {
     pub issuer: String,
 }
 
-/// `notes serve ARGS` on the data of `data`.
-fn serve(data: &Path, args: &[&str]) -> HttpServer {
-    let mut cmd = std::process::Command::new(notes_bin());
+/// `BIN serve ARGS` on the data of `data`.
+fn serve(bin: &str, data: &Path, args: &[&str]) -> HttpServer {
+    let mut cmd = std::process::Command::new(bin);
     cmd.arg("serve")
         .args(crate::databases::data_args(data))
         .args(args);
@@ -52,11 +52,17 @@ pub fn free_port() -> u16 {
 impl AuthServer {
     /// Start the notes server in `data` with `extra` arguments.
     pub fn start_in(data: &Path, extra: &[&str]) -> Self {
+        Self::start_bin(notes_bin(), data, extra)
+    }
+
+    /// Start the server binary `bin` in `data` with `extra` arguments.
+    pub fn start_bin(bin: &str, data: &Path, extra: &[&str]) -> Self {
         let port = free_port();
         let origin = format!("http://127.0.0.1:{port}");
         let resource = format!("{origin}/mcp");
         let listen = format!("127.0.0.1:{port}");
         let server = serve(
+            bin,
             data,
             &[&["--listen", &listen, "--public-url", &resource], extra].concat(),
         );
@@ -77,6 +83,7 @@ impl AuthServer {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let server = serve(
+            notes_bin(),
             &first.data,
             &["--listen", &listen, "--public-url", &first.resource],
         );

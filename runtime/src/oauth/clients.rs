@@ -160,6 +160,9 @@ type Cached = (Instant, Result<Client, DocumentError>);
 pub(crate) struct DocumentFetcher {
     allow_loopback: bool,
     cache: quick_cache::sync::Cache<String, Arc<Cached>>,
+    /// Fetches in flight at once, at most: anyone can make the server
+    /// fetch a URL (by naming it as a client), so the work is bounded.
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl DocumentFetcher {
@@ -167,11 +170,13 @@ impl DocumentFetcher {
     pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
     const FRESH: Duration = Duration::from_secs(300);
     const FAILED: Duration = Duration::from_secs(30);
+    const MAX_IN_FLIGHT: usize = 16;
 
     pub(crate) fn new(allow_loopback: bool) -> Self {
         Self {
             allow_loopback,
             cache: quick_cache::sync::Cache::new(1024),
+            in_flight: tokio::sync::Semaphore::new(Self::MAX_IN_FLIGHT),
         }
     }
 
@@ -194,6 +199,12 @@ impl DocumentFetcher {
                 return hit.1.clone();
             }
         }
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            return Err(DocumentError::Fetch(
+                "too many client metadata documents are being fetched right now; retry shortly"
+                    .into(),
+            ));
+        };
         let result = self.fetch(url).await;
         if let Err(e) = &result {
             tracing::info!(client_id = %url, error = %e, "client metadata document refused");

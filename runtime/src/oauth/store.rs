@@ -111,6 +111,15 @@ impl OAuthStore {
             .try_get("n")?;
         let over = (count + 1).saturating_sub(i64::try_from(cap).unwrap_or(i64::MAX));
         if over > 0 {
+            // Their grants go with them (a client registered again is a
+            // new client, and asks again).
+            sqlx::query(
+                "DELETE FROM mcpgen_oauth_grants WHERE client_id IN
+                 (SELECT client_id FROM mcpgen_oauth_clients ORDER BY last_used_at, client_id LIMIT $1)",
+            )
+            .bind(over)
+            .execute(self.db.pool())
+            .await?;
             let pruned = sqlx::query(
                 "DELETE FROM mcpgen_oauth_clients WHERE client_id IN
                  (SELECT client_id FROM mcpgen_oauth_clients ORDER BY last_used_at, client_id LIMIT $1)",
@@ -295,6 +304,12 @@ impl OAuthStore {
         ttl_secs: i64,
     ) -> Result<(), DbError> {
         let at = now();
+        // Expired tokens (spent or not) are of no use, not even to detect
+        // reuse: they go as new ones come.
+        let _ = sqlx::query("DELETE FROM mcpgen_oauth_refresh WHERE expires_at < $1")
+            .bind(at)
+            .execute(self.db.pool())
+            .await;
         sqlx::query(
             "INSERT INTO mcpgen_oauth_refresh
              (token_hash, family, client_id, subject, key_id, scopes, resource, created_at, expires_at)

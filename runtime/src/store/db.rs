@@ -501,6 +501,7 @@ const RUNTIME_MIGRATIONS: &[(i64, &str, &str)] = &[
             revoked_at BIGINT
          );
          CREATE INDEX mcpgen_oauth_refresh_family ON mcpgen_oauth_refresh (family);
+         CREATE INDEX mcpgen_oauth_refresh_expiry ON mcpgen_oauth_refresh (expires_at);
          CREATE TABLE mcpgen_oauth_grants (
             subject TEXT NOT NULL,
             client_id TEXT NOT NULL,
