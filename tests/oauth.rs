@@ -965,19 +965,8 @@ async fn step_up_asks_only_for_the_new_scope_and_yields_a_token_that_works() {
         consent.checkboxes,
         vec!["grant:notes:read", "grant:notes:write"]
     );
-    let done = s
-        .submit(
-            &consent,
-            &[("grant:notes:read", "on"), ("action", "approve")],
-        )
-        .await;
-    let (_, tokens) = s
-        .exchange(
-            &client,
-            &param(&done.location.unwrap(), "code").unwrap(),
-            &v,
-        )
-        .await;
+    let code = s.allow(&consent, &["notes:read"]).await;
+    let (_, tokens) = s.exchange(&client, &code, &v).await;
     assert_eq!(tokens["scope"], "notes:read");
     let write = post(
         &s.resource,
@@ -1007,19 +996,8 @@ async fn step_up_asks_only_for_the_new_scope_and_yields_a_token_that_works() {
         .nth(1)
         .expect("an Already allowed section");
     assert!(already.contains("notes:read"), "{text}");
-    let done = s
-        .submit(
-            &consent,
-            &[("grant:notes:write", "on"), ("action", "approve")],
-        )
-        .await;
-    let (_, tokens) = s
-        .exchange(
-            &client,
-            &param(&done.location.unwrap(), "code").unwrap(),
-            &v,
-        )
-        .await;
+    let code = s.allow(&consent, &["notes:write"]).await;
+    let (_, tokens) = s.exchange(&client, &code, &v).await;
     assert_eq!(tokens["scope"], "notes:read notes:write");
     let write = post(
         &s.resource,

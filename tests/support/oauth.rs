@@ -182,6 +182,18 @@ impl AuthServer {
         Page::from(req.send().await.expect("answered"), page.cookie.clone()).await
     }
 
+    /// Tick `scopes` on `consent` and allow; the code the client receives.
+    pub async fn allow(&self, consent: &Page, scopes: &[&str]) -> String {
+        let boxes: Vec<String> = scopes.iter().map(|s| format!("grant:{s}")).collect();
+        let mut fields: Vec<(&str, &str)> = boxes.iter().map(|b| (b.as_str(), "on")).collect();
+        fields.push(("action", "approve"));
+        let done = self.submit(consent, &fields).await;
+        let to = done
+            .location
+            .unwrap_or_else(|| panic!("no redirect: {}", done.html));
+        param(&to, "code").expect("a code")
+    }
+
     /// The whole flow for a person holding `key`: open, sign in, allow
     /// every offered scope; the code the client receives.
     pub async fn authorize(
@@ -197,21 +209,12 @@ impl AuthServer {
             .submit(&page, &[("access_key", key), ("action", "sign_in")])
             .await;
         assert_eq!(consent.status, 200, "{}", consent.html);
-        let boxes: Vec<(String, String)> = consent
+        let offered: Vec<&str> = consent
             .checkboxes
             .iter()
-            .map(|n| (n.clone(), "on".to_owned()))
+            .map(|c| c.trim_start_matches("grant:"))
             .collect();
-        let mut fields: Vec<(&str, &str)> = boxes
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        fields.push(("action", "approve"));
-        let done = self.submit(&consent, &fields).await;
-        let to = done
-            .location
-            .unwrap_or_else(|| panic!("no redirect: {}", done.html));
-        param(&to, "code").expect("a code")
+        self.allow(&consent, &offered).await
     }
 
     /// POST the token endpoint with `form`.
