@@ -189,7 +189,7 @@ async fn a_person_signs_in_with_an_access_key_and_the_client_gets_tokens_that_wo
     assert!(!page.html.contains("<script"), "no JavaScript");
     let set_cookie = page.headers["set-cookie"].to_str().unwrap();
     assert!(
-        set_cookie.contains("SameSite=Strict") && set_cookie.contains("HttpOnly"),
+        set_cookie.contains("SameSite=Lax") && set_cookie.contains("HttpOnly"),
         "{set_cookie}"
     );
 
@@ -1217,4 +1217,109 @@ async fn local_offers_a_development_sign_in() {
         .refresh(&client, tokens["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!(status, 200);
+}
+
+/// Fixes from review, each shown: a key bound to a `[clients]` entry cannot
+/// sign in another application (its token would escape the entry); a code
+/// is refused once the key behind it is revoked; a narrower `scope` at
+/// refresh narrows that access token only; the test-only loopback
+/// allowance is refused outside `local`; key ids are public-key
+/// thumbprints.
+#[tokio::test]
+async fn grants_stay_within_the_key_that_made_them() {
+    let s = AuthServer::start(&[]);
+    let client = s.public_client().await;
+    let v = verifier("k");
+    let bound = create_key(
+        &s.data,
+        "alice",
+        "notes:read",
+        &["--client", "read-only-dashboard"],
+    );
+    let page = s.open(&s.request(&client, &v, None)).await;
+    let refused = s
+        .submit(
+            &page,
+            &[("access_key", &key_of(&bound)), ("action", "sign_in")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused
+            .text()
+            .contains("belongs to the client `read-only-dashboard`"),
+        "{}",
+        refused.text()
+    );
+
+    let key = create_key(&s.data, "alice", "notes:read,notes:write", &[]);
+    let code = s.authorize(&client, &key_of(&key), &v, None).await;
+    let (ok, _, err) = cli(&s.data, &["keys", "revoke", key["id"].as_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (status, e) = s.exchange(&client, &code, &v).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{e}"
+    );
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoked or expired")
+    );
+
+    let key = key_of(&create_key(&s.data, "alice", "notes:read,notes:write", &[]));
+    let code = s.authorize(&client, &key, &v, None).await;
+    let (_, tokens) = s.exchange(&client, &code, &v).await;
+    assert_eq!(tokens["scope"], "notes:read notes:write");
+    let (_, narrow) = s
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("scope", "notes:read"),
+        ])
+        .await;
+    assert_eq!(narrow["scope"], "notes:read", "{narrow}");
+    let (_, wide) = s
+        .refresh(&client, narrow["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        wide["scope"], "notes:read notes:write",
+        "the grant itself was kept: {wide}"
+    );
+
+    let jwks: Value = http()
+        .get(s.endpoint("jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+    assert_eq!(kid.len(), 43, "an RFC 7638 SHA-256 thumbprint: {kid}");
+
+    let out = std::process::Command::new(mcpgen_tests::process::notes_bin())
+        .args(mcpgen_tests::databases::data_args(
+            &mcpgen_tests::process::scratch_dir("oauth-loopback-flag"),
+        ))
+        .args([
+            "--env",
+            "preview",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--oauth-allow-loopback-client-documents",
+        ])
+        .args(["--jwt-public-key", &mcpgen_tests::tokens::trust_arg()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("it is for tests, and refused in environment `preview`"),
+        "{said}"
+    );
 }

@@ -76,6 +76,25 @@ impl SigningKey {
         &self.kid
     }
 
+    /// The same key published under `kid`.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = kid.into();
+        self
+    }
+
+    /// The RFC 7638 thumbprint of the public key (base64url SHA-256 of its
+    /// canonical JWK): a key id that says nothing of the private key.
+    pub fn thumbprint(&self) -> String {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let canonical = format!(
+            "{{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"{}\"}}",
+            b64.encode(&self.public)
+        );
+        b64.encode(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref(),
+        )
+    }
+
     /// Sign an access token for `grant`: `typ: at+jwt`, this key's `kid`,
     /// a fresh `jti`.
     pub fn mint(&self, grant: &Grant<'_>) -> Result<String, jsonwebtoken::errors::Error> {

@@ -255,8 +255,23 @@ async fn build<S: Tools>(
     };
     let audit = AuditSink::to_database_with(db.clone(), audit);
     let mut server = McpServer::new(app, options)?;
+    if auth.oauth_allow_loopback_client_documents && env.runtime != RuntimeKind::Local {
+        return Err(format!(
+            "--oauth-allow-loopback-client-documents lets anyone make the server fetch from this machine: it is \
+             for tests, and refused in environment `{}` ({} runtime)",
+            env.name, env.runtime
+        )
+        .into());
+    }
     if env.authorization == Authorization::BuiltIn {
+        let restricted_key_labels = S::manifest()
+            .clients
+            .iter()
+            .map(|c| c.client_id.to_string())
+            .filter(|c| c != crate::policy::ANY_CLIENT)
+            .collect();
         let settings = OAuthSettings {
+            restricted_key_labels,
             access_token_ttl: auth.oauth_token_ttl,
             max_registered_clients: auth.oauth_max_clients,
             development_sign_in: env.runtime == RuntimeKind::Local,

@@ -190,7 +190,7 @@ fn page_response(answer: Answer, secure: bool) -> Response {
             if let Some(c) = set_csrf {
                 let secure = if secure { "; Secure" } else { "" };
                 let cookie = format!(
-                    "{}={c}; Path={PATH}; HttpOnly; SameSite=Strict; Max-Age=3600{secure}",
+                    "{}={c}; Path={PATH}; HttpOnly; SameSite=Lax; Max-Age=3600{secure}",
                     crate::oauth::CSRF_COOKIE
                 );
                 if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -204,6 +204,7 @@ fn page_response(answer: Answer, secure: bool) -> Response {
 
 async fn authorize_page<S: Tools>(
     State(server): State<ServerState<S>>,
+    Peer(peer): Peer,
     request: Request,
 ) -> Response {
     let Some(a) = authorization(&server) else {
@@ -211,7 +212,7 @@ async fn authorize_page<S: Tools>(
     };
     let query = request.uri().query().unwrap_or_default().to_owned();
     let cookie = csrf_cookie(request.headers());
-    let answer = a.authorize(&query, cookie.as_deref()).await;
+    let answer = a.authorize(&query, cookie.as_deref(), peer).await;
     page_response(answer, a.issuer().starts_with("https://"))
 }
 

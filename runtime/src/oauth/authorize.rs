@@ -5,7 +5,7 @@
 //! Only then is the client's redirect URI used: with a code, `state` and
 //! `iss` (RFC 9207), or `error=access_denied`. Every form carries a CSRF
 //! value that must equal the cookie set with the first page
-//! (`SameSite=Strict`), and the signed-in identity travels in a value
+//! (`SameSite=Lax`, so no other site can post with it), and the signed-in identity travels in a value
 //! signed with the server's session key, bound to the request and the CSRF
 //! value, for ten minutes.
 
@@ -66,7 +66,11 @@ fn error_page(status: u16, title: &str, message: impl AsRef<str>) -> Answer {
 }
 
 impl AuthorizationServer {
-    async fn validate(&self, raw: &str) -> Result<Request, (&'static str, Answer)> {
+    async fn validate(
+        &self,
+        raw: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Request, (&'static str, Answer)> {
         let bad = |reason: &'static str, m: String| {
             (
                 reason,
@@ -81,7 +85,7 @@ impl AuthorizationServer {
                 "The application sent no client_id.".into(),
             )
         })?;
-        let client = self.client(client_id).await.map_err(|why| {
+        let client = self.client(client_id, peer).await.map_err(|why| {
             (
                 "invalid_client",
                 error_page(400, "Unknown application", format!("{why}.")),
@@ -239,10 +243,18 @@ impl AuthorizationServer {
 
     /// `GET /oauth/authorize?…`: check the request, then ask the person to
     /// sign in. `csrf_cookie` is the browser's CSRF cookie, if it has one.
-    pub async fn authorize(&self, raw_query: &str, csrf_cookie: Option<&str>) -> Answer {
-        let request = match self.validate(raw_query).await {
+    pub async fn authorize(
+        &self,
+        raw_query: &str,
+        csrf_cookie: Option<&str>,
+        peer: Option<IpAddr>,
+    ) -> Answer {
+        let request = match self.validate(raw_query, peer).await {
             Ok(r) => r,
-            Err((reason, page)) => return self.refused(reason, raw_query, None, page),
+            Err((reason, page)) => {
+                let peer = peer.map(|p| p.to_string());
+                return self.refused(reason, raw_query, peer.as_deref(), page);
+            }
         };
         let (csrf, set) = match csrf_cookie.filter(|c| c.len() == 43) {
             Some(c) => (c.to_owned(), None),
@@ -271,6 +283,7 @@ impl AuthorizationServer {
         csrf_cookie: Option<&str>,
         peer: Option<IpAddr>,
     ) -> Answer {
+        let peer_ip = peer;
         let peer = peer.map(|p| p.to_string()).unwrap_or_default();
         let form = match Params::parse(body) {
             Ok(f) => f,
@@ -292,7 +305,7 @@ impl AuthorizationServer {
             );
         }
         let raw = form.get("request").unwrap_or_default();
-        let request = match self.validate(raw).await {
+        let request = match self.validate(raw, peer_ip).await {
             Ok(r) => r,
             Err((reason, page)) => return self.refused(reason, raw, Some(&peer), page),
         };
@@ -337,6 +350,31 @@ impl AuthorizationServer {
         };
         let (subject, key, allowed, how) = if let Some(key) = form.get("access_key") {
             match self.keys.verify(key.trim()).await {
+                Ok(caller)
+                    if caller.client_id().is_some_and(|label| {
+                        self.settings
+                            .restricted_key_labels
+                            .iter()
+                            .any(|r| r == label)
+                    }) =>
+                {
+                    self.audit.authorization(
+                        "oauth:sign_in",
+                        Err("key_bound_to_client"),
+                        peer,
+                        caller.subject(),
+                        &request.client.id,
+                        "",
+                    );
+                    return again(
+                        403,
+                        &format!(
+                            "This access key belongs to the client `{}`, which the server limits to some tools: \
+                             it cannot sign in another application. Use a key without that client label.",
+                            caller.client_id().unwrap_or_default()
+                        ),
+                    );
+                }
                 Ok(caller) => (
                     caller.subject().to_owned(),
                     caller.credential_id().map(str::to_owned),

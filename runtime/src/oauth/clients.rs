@@ -163,6 +163,8 @@ pub(crate) struct DocumentFetcher {
     /// Fetches in flight at once, at most: anyone can make the server
     /// fetch a URL (by naming it as a client), so the work is bounded.
     in_flight: tokio::sync::Semaphore,
+    /// Fetches per peer network and minute.
+    per_peer: governor::DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl DocumentFetcher {
@@ -171,12 +173,17 @@ impl DocumentFetcher {
     const FRESH: Duration = Duration::from_secs(300);
     const FAILED: Duration = Duration::from_secs(30);
     const MAX_IN_FLIGHT: usize = 16;
+    pub(crate) const PER_PEER_PER_MINUTE: u32 = 30;
 
     pub(crate) fn new(allow_loopback: bool) -> Self {
         Self {
             allow_loopback,
             cache: quick_cache::sync::Cache::new(1024),
             in_flight: tokio::sync::Semaphore::new(Self::MAX_IN_FLIGHT),
+            per_peer: governor::RateLimiter::keyed(governor::Quota::per_minute(
+                std::num::NonZeroU32::new(Self::PER_PEER_PER_MINUTE)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+            )),
         }
     }
 
@@ -187,9 +194,17 @@ impl DocumentFetcher {
             || (self.allow_loopback && client_id.starts_with("http://"))
     }
 
-    /// The client `url` describes.
-    pub(crate) async fn client(&self, url: &str) -> Result<Client, DocumentError> {
-        if let Some(hit) = self.cache.get(url) {
+    /// The client `url` describes, fetched on behalf of `peer` (each
+    /// network may make the server fetch [`Self::PER_PEER_PER_MINUTE`]
+    /// documents a minute). When no fetch can run now, the last good copy
+    /// is used, however old.
+    pub(crate) async fn client(
+        &self,
+        url: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Client, DocumentError> {
+        let cached = self.cache.get(url);
+        if let Some(hit) = &cached {
             let ttl = if hit.1.is_ok() {
                 Self::FRESH
             } else {
@@ -199,11 +214,26 @@ impl DocumentFetcher {
                 return hit.1.clone();
             }
         }
+        let stale = || cached.as_ref().and_then(|hit| hit.1.clone().ok());
+        if let Some(ip) = peer {
+            if self.per_peer.len() > 10_000 {
+                self.per_peer.retain_recent();
+            }
+            if self.per_peer.check_key(&network_of(ip)).is_err() {
+                return stale().ok_or_else(|| {
+                    DocumentError::Fetch(
+                        "this address asked for too many client metadata documents; retry in a minute".into(),
+                    )
+                });
+            }
+        }
         let Ok(_permit) = self.in_flight.try_acquire() else {
-            return Err(DocumentError::Fetch(
-                "too many client metadata documents are being fetched right now; retry shortly"
-                    .into(),
-            ));
+            return stale().ok_or_else(|| {
+                DocumentError::Fetch(
+                    "too many client metadata documents are being fetched right now; retry shortly"
+                        .into(),
+                )
+            });
         };
         let result = self.fetch(url).await;
         if let Err(e) = &result {
@@ -258,7 +288,10 @@ impl DocumentFetcher {
                 "plain http is allowed for loopback addresses only".into(),
             ));
         }
+        // No proxy: a proxy would resolve the name itself, and the address
+        // checked above would not be the one connected to.
         let http = reqwest::Client::builder()
+            .no_proxy()
             .timeout(Self::TIMEOUT)
             .connect_timeout(Self::TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -367,6 +400,19 @@ fn is_format(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
+/// The network an address is counted in: itself for IPv4, its /64 for
+/// IPv6 (one host commonly holds a whole /64).
+pub(crate) fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let mut s = v6.segments();
+            s[4..].fill(0);
+            IpAddr::V6(std::net::Ipv6Addr::from(s))
+        }
+        v4 => v4,
+    }
+}
+
 /// Whether `ip` is a public unicast address (not loopback, private,
 /// link-local, shared, documentation, multicast or unspecified).
 pub(crate) fn is_public(ip: IpAddr) -> bool {
@@ -391,13 +437,13 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8)
-                || (s[0] == 0x64 && s[1] == 0xff9b))
+            // Global unicast only (2000::/3), less documentation, 6to4 and
+            // Teredo (which tunnel to IPv4 addresses of any kind) and NAT64.
+            (s[0] & 0xe000) == 0x2000
+                && !(s[0] == 0x2001 && s[1] == 0x0db8)
+                && s[0] != 0x2002
+                && !(s[0] == 0x2001 && s[1] == 0x0000)
+                && !(s[0] == 0x0064 && s[1] == 0xff9b)
         }
     }
 }

@@ -39,6 +39,7 @@ pub struct AuthorizationServer {
     pub(super) keys: AccessKeys,
     pub(super) audit: AuditSink,
     pub(super) registrations: governor::DefaultKeyedRateLimiter<IpAddr>,
+    pub(super) all_registrations: governor::DefaultDirectRateLimiter,
 }
 
 impl std::fmt::Debug for AuthorizationServer {
@@ -79,9 +80,12 @@ impl AuthorizationServer {
         let pkcs8 = b64
             .decode(pkcs8)
             .map_err(|_| DbError::Query("the stored signing key is not base64".into()))?;
-        let kid = format!("mcpgen-{}", &sha256_hex(&b64.encode(&pkcs8))[..16]);
-        let key = SigningKey::from_pkcs8(kid, pkcs8)
+        let key = SigningKey::from_pkcs8("", pkcs8)
             .ok_or_else(|| DbError::Query("the stored signing key is not an Ed25519 key".into()))?;
+        let key = {
+            let kid = key.thumbprint();
+            key.with_kid(kid)
+        };
         let session = store.secret("session_key", random_token(32)).await?;
         let keys = AccessKeys::new(db.clone(), scopes.iter().map(|s| s.name.clone()));
         let per_minute =
@@ -98,6 +102,10 @@ impl AuthorizationServer {
             keys,
             audit,
             registrations: governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute)),
+            all_registrations: governor::RateLimiter::direct(governor::Quota::per_minute(
+                NonZeroU32::new(settings.registrations_per_minute_in_all.max(1))
+                    .unwrap_or(NonZeroU32::MIN),
+            )),
             settings,
         })
     }
@@ -175,12 +183,22 @@ impl AuthorizationServer {
             if self.registrations.len() > 10_000 {
                 self.registrations.retain_recent();
             }
-            if self.registrations.check_key(&ip).is_err() {
+            if self
+                .registrations
+                .check_key(&clients::network_of(ip))
+                .is_err()
+            {
                 return Err(OAuthError::new(
                     "slow_down",
                     "too many registrations from this address; retry in a minute",
                 ));
             }
+        }
+        if self.all_registrations.check().is_err() {
+            return Err(OAuthError::new(
+                "slow_down",
+                "too many registrations right now; retry in a minute",
+            ));
         }
         let meta: serde_json::Map<String, Value> = serde_json::from_slice(body).map_err(|_| {
             OAuthError::new(
@@ -272,11 +290,15 @@ impl AuthorizationServer {
     /// The client `client_id` names: registered here, or described by the
     /// metadata document at that URL. `Err` says why not, for the person
     /// or the developer.
-    pub(crate) async fn client(&self, client_id: &str) -> Result<Client, String> {
+    pub(crate) async fn client(
+        &self,
+        client_id: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Client, String> {
         if self.documents.is_document_url(client_id) {
             return self
                 .documents
-                .client(client_id)
+                .client(client_id, peer)
                 .await
                 .map_err(|e| e.to_string());
         }
@@ -340,10 +362,23 @@ impl AuthorizationServer {
                 ));
             }
         };
-        let client = self
-            .client(&id)
-            .await
-            .map_err(|why| OAuthError::new("invalid_client", why))?;
+        let client = if self.documents.is_document_url(&id) {
+            // A metadata-document client is public (a document may declare
+            // nothing else, see `clients.rs`), and its redirect URIs were
+            // checked when its code was issued: nothing to fetch here, so
+            // a slow or busy document host cannot stop its refreshes.
+            Client {
+                id: id.clone(),
+                name: String::new(),
+                redirect_uris: Vec::new(),
+                auth: ClientAuth::None,
+                from_document: true,
+            }
+        } else {
+            self.client(&id, None)
+                .await
+                .map_err(|why| OAuthError::new("invalid_client", why))?
+        };
         match (&client.auth, secret) {
             (ClientAuth::None, None) => Ok(client),
             (ClientAuth::None, Some(_)) => Err(OAuthError::new(
@@ -493,6 +528,9 @@ impl AuthorizationServer {
                     scopes,
                     ..
                 } = code;
+                let scopes = self
+                    .still_granted(&subject, key_id.as_deref(), &scopes)
+                    .await?;
                 let refresh = Refresh {
                     family,
                     client_id: client.id.clone(),
@@ -501,7 +539,11 @@ impl AuthorizationServer {
                     scopes,
                     resource: self.resource.clone(),
                 };
-                Ok((self.issue(&refresh).await?, subject, client.id))
+                Ok((
+                    self.issue(&refresh, &refresh.scopes).await?,
+                    subject,
+                    client.id,
+                ))
             }
             Some("refresh_token") => {
                 let token = required("refresh_token")?;
@@ -535,14 +577,34 @@ impl AuthorizationServer {
                         "the refresh token was issued to another client",
                     ));
                 }
-                let mut scopes: Vec<String> = refresh
+                if refresh.resource != self.resource {
+                    return Err(OAuthError::new(
+                        "invalid_grant",
+                        "the refresh token was issued for another resource",
+                    ));
+                }
+                if key_scopes.is_none() && !self.settings.development_sign_in {
+                    return Err(OAuthError::new(
+                        "invalid_grant",
+                        "the refresh token comes from a development sign-in, which this environment does not offer",
+                    ));
+                }
+                // The grant, less what the key no longer has, stays with the
+                // family; a narrower `scope` narrows this access token only
+                // (RFC 6749 §6).
+                let mut granted: Vec<String> = refresh
                     .scopes
                     .split_whitespace()
                     .map(str::to_owned)
                     .collect();
+                if let Some(key) = &key_scopes {
+                    let key: Vec<&str> = key.split_whitespace().collect();
+                    granted.retain(|s| key.contains(&s.as_str()));
+                }
+                let mut access = granted.clone();
                 if let Some(asked) = form.get("scope") {
                     let asked: Vec<&str> = asked.split_whitespace().collect();
-                    if let Some(extra) = asked.iter().find(|s| !scopes.iter().any(|g| g == *s)) {
+                    if let Some(extra) = asked.iter().find(|s| !granted.iter().any(|g| g == *s)) {
                         return Err(OAuthError::new(
                             "invalid_scope",
                             format!(
@@ -550,16 +612,15 @@ impl AuthorizationServer {
                             ),
                         ));
                     }
-                    scopes.retain(|s| asked.contains(&s.as_str()));
+                    access.retain(|s| asked.contains(&s.as_str()));
                 }
-                if let Some(key) = key_scopes {
-                    // The key may have fewer scopes today than at sign-in.
-                    let key: Vec<&str> = key.split_whitespace().collect();
-                    scopes.retain(|s| key.contains(&s.as_str()));
-                }
-                refresh.scopes = scopes.join(" ");
+                refresh.scopes = granted.join(" ");
                 let subject = refresh.subject.clone();
-                Ok((self.issue(&refresh).await?, subject, client.id))
+                Ok((
+                    self.issue(&refresh, &access.join(" ")).await?,
+                    subject,
+                    client.id,
+                ))
             }
             Some(other) => Err(OAuthError::new(
                 "unsupported_grant_type",
@@ -572,9 +633,52 @@ impl AuthorizationServer {
         }
     }
 
-    /// An access token and a new refresh token of `r`'s family.
-    async fn issue(&self, r: &Refresh) -> Result<Value, OAuthError> {
-        let scopes: Vec<String> = r.scopes.split_whitespace().map(str::to_owned).collect();
+    /// `scopes` of a code, less what the access key the person signed in
+    /// with no longer grants; refused when that key is revoked or expired
+    /// since (or when the code came from a development sign-in that this
+    /// environment no longer offers).
+    async fn still_granted(
+        &self,
+        subject: &str,
+        key_id: Option<&str>,
+        scopes: &str,
+    ) -> Result<String, OAuthError> {
+        let Some(key_id) = key_id else {
+            return if self.settings.development_sign_in {
+                Ok(scopes.to_owned())
+            } else {
+                Err(OAuthError::new(
+                    "invalid_grant",
+                    "the code comes from a development sign-in, which this environment does not offer",
+                ))
+            };
+        };
+        let key = self
+            .store
+            .active_key_scopes(key_id, subject)
+            .await
+            .map_err(|e| OAuthError::unavailable(&e))?
+            .ok_or_else(|| {
+                OAuthError::new(
+                    "invalid_grant",
+                    "the access key the person signed in with is revoked or expired",
+                )
+            })?;
+        let key: Vec<&str> = key.split_whitespace().collect();
+        Ok(scopes
+            .split_whitespace()
+            .filter(|s| key.contains(s))
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
+    /// An access token for `access_scopes` and a new refresh token of
+    /// `r`'s family (for all of `r`'s scopes).
+    async fn issue(&self, r: &Refresh, access_scopes: &str) -> Result<Value, OAuthError> {
+        let scopes: Vec<String> = access_scopes
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         let ttl = self.settings.access_token_ttl;
         let access = self
             .key
@@ -599,7 +703,7 @@ impl AuthorizationServer {
             "token_type": "Bearer",
             "expires_in": ttl.as_secs(),
             "refresh_token": refresh,
-            "scope": r.scopes,
+            "scope": access_scopes,
         }))
     }
 

@@ -377,27 +377,37 @@ impl OAuthStore {
         let Some(key_id) = &refresh.key_id else {
             return Ok(Rotated::Fresh(refresh, None));
         };
-        // Revoking (or the expiry of) the access key the person signed in
-        // with ends every grant made with it.
+        match self.active_key_scopes(key_id, &refresh.subject).await? {
+            Some(scopes) => Ok(Rotated::Fresh(refresh, Some(scopes))),
+            None => {
+                // Revoking (or the expiry of) the access key the person
+                // signed in with ends every grant made with it.
+                self.revoke_family(&refresh.family).await?;
+                Ok(Rotated::Invalid)
+            }
+        }
+    }
+
+    /// The scopes access key `key_id` of `subject` grants today; `None`
+    /// when it is revoked, expired or gone.
+    pub(crate) async fn active_key_scopes(
+        &self,
+        key_id: &str,
+        subject: &str,
+    ) -> Result<Option<String>, DbError> {
         let key = sqlx::query(
             "SELECT scopes FROM mcpgen_access_keys
              WHERE id = $1 AND owner = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)",
         )
         .bind(key_id)
-        .bind(&refresh.subject)
-        .bind(at)
+        .bind(subject)
+        .bind(now())
         .fetch_optional(self.db.pool())
         .await?;
-        match key {
-            Some(k) => {
-                let scopes: String = k.try_get("scopes")?;
-                Ok(Rotated::Fresh(refresh, Some(scopes)))
-            }
-            None => {
-                self.revoke_family(&refresh.family).await?;
-                Ok(Rotated::Invalid)
-            }
-        }
+        Ok(match key {
+            Some(k) => Some(k.try_get("scopes")?),
+            None => None,
+        })
     }
 
     /// The family and client of a refresh token, if it is one.

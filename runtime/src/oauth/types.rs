@@ -17,8 +17,15 @@ pub struct OAuthSettings {
     /// Registered clients kept at most; registering one more removes the
     /// least recently used.
     pub max_registered_clients: u64,
-    /// Registrations per peer address and minute.
+    /// Registrations per peer address (IPv6: per /64) and minute.
     pub registrations_per_minute: u32,
+    /// Registrations per minute from everyone together.
+    pub registrations_per_minute_in_all: u32,
+    /// Client labels of access keys that `[clients]` restricts: a key with
+    /// one of these labels belongs to that client and cannot sign in
+    /// another (its token would otherwise name another client and escape
+    /// the restriction).
+    pub restricted_key_labels: Vec<String>,
     /// Whether the consent page offers the development sign-in (a subject
     /// typed in, with every scope): only in a local environment.
     pub development_sign_in: bool,
@@ -34,6 +41,8 @@ impl Default for OAuthSettings {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             max_registered_clients: 10_000,
             registrations_per_minute: 20,
+            registrations_per_minute_in_all: 600,
+            restricted_key_labels: Vec::new(),
             development_sign_in: false,
             allow_loopback_client_documents: false,
         }
