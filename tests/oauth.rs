@@ -804,9 +804,12 @@ async fn registration_is_checked_capped_and_confidential_clients_prove_their_sec
         .unwrap();
     assert_eq!(res.status(), 200);
 
-    // The cap: a fourth registration removes the least recently used.
+    // The cap: registering over it removes the clients nobody authorized
+    // first (least recently used first), before any client in use: the
+    // confidential client, authorized above and the oldest, stays.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let a = s.public_client().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let b = s.public_client().await;
     let c = s.public_client().await;
     let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM mcpgen_oauth_clients")
@@ -815,9 +818,12 @@ async fn registration_is_checked_capped_and_confidential_clients_prove_their_sec
         .unwrap()
         .get("n");
     assert_eq!(count, 3);
-    let page = s.open(&s.request(id, &v, None)).await;
-    assert_eq!(page.status, 400, "the oldest client was pruned");
-    for kept in [&a, &b, &c] {
+    let page = s.open(&s.request(&a, &v, None)).await;
+    assert_eq!(
+        page.status, 400,
+        "the oldest client never authorized was removed"
+    );
+    for kept in [id, &b, &c] {
         assert_eq!(s.open(&s.request(kept, &v, None)).await.status, 200);
     }
 }

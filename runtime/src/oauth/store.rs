@@ -94,8 +94,10 @@ impl OAuthStore {
         Ok(row.try_get("value")?)
     }
 
-    /// Store a registered client, first removing the least recently used
-    /// ones if there are `cap` already.
+    /// Store a registered client, first removing some if there are `cap`
+    /// already: those nobody ever authorized before those someone did, the
+    /// least recently used first within each (so a flood of registrations
+    /// evicts itself before it evicts clients in use).
     pub(crate) async fn register(
         &self,
         client_id: &str,
@@ -115,14 +117,18 @@ impl OAuthStore {
             // new client, and asks again).
             sqlx::query(
                 "DELETE FROM mcpgen_oauth_grants WHERE client_id IN
-                 (SELECT client_id FROM mcpgen_oauth_clients ORDER BY last_used_at, client_id LIMIT $1)",
+                 (SELECT client_id FROM mcpgen_oauth_clients c ORDER BY
+                  EXISTS (SELECT 1 FROM mcpgen_oauth_grants g WHERE g.client_id = c.client_id),
+                  last_used_at, client_id LIMIT $1)",
             )
             .bind(over)
             .execute(self.db.pool())
             .await?;
             let pruned = sqlx::query(
                 "DELETE FROM mcpgen_oauth_clients WHERE client_id IN
-                 (SELECT client_id FROM mcpgen_oauth_clients ORDER BY last_used_at, client_id LIMIT $1)",
+                 (SELECT client_id FROM mcpgen_oauth_clients c ORDER BY
+                  EXISTS (SELECT 1 FROM mcpgen_oauth_grants g WHERE g.client_id = c.client_id),
+                  last_used_at, client_id LIMIT $1)",
             )
             .bind(over)
             .execute(self.db.pool())
