@@ -24,8 +24,10 @@ mod authorize;
 mod clients;
 mod page;
 mod params;
+mod register;
 mod server;
 mod store;
+mod token;
 mod types;
 
 pub use authorize::{Answer, CSRF_COOKIE};
