@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "tokens")]
 mod tokens;
+pub mod uri_template;
+
+pub use uri_template::{TemplateError, UriTemplate};
 
 /// Text of a spec: `'static` in generated code, owned in the generator.
 pub type Text = Cow<'static, str>;
