@@ -8,7 +8,15 @@
 fn ui() {
     let t = trybuild::TestCases::new();
     for topic in [
-        "access", "handlers", "manifest", "many", "names", "records", "scopes",
+        "access",
+        "handlers",
+        "manifest",
+        "many",
+        "names",
+        "prompts",
+        "records",
+        "resources",
+        "scopes",
     ] {
         t.compile_fail(format!("tests/ui/{topic}/*.rs"));
     }

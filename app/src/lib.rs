@@ -2,7 +2,7 @@
 //! authenticated subject. Its manifest is the workspace's
 //! `mcp-manifest.toml`.
 
-use mcpgen::{Owned, ReadCx, ToolError, ToolResult, WriteCx};
+use mcpgen::{Owned, PromptMessage, ReadCx, ResourceContents, ToolError, ToolResult, WriteCx};
 
 /// Longest accepted title, in characters.
 pub const MAX_TITLE: usize = 200;
@@ -113,6 +113,14 @@ pub struct NewNote {
 pub struct Created {
     /// The new note.
     pub note: Note,
+}
+
+/// Arguments of the `review_my_notes` prompt.
+#[mcpgen::input]
+#[derive(Debug)]
+pub struct Review {
+    /// What to look for in the notes, e.g. "deadlines"; every note when left out.
+    pub focus: Option<String>,
 }
 
 /// The notes service. Its records live in the `notes` table
@@ -227,6 +235,42 @@ impl Notes {
         .execute(&mut *conn)
         .await?;
         Ok(Created { note })
+    }
+
+    /// Each note as a resource, `note://{id}`, for its owner only.
+    #[resource]
+    async fn note(&self, _cx: ReadCx<'_>, id: Owned<Note>) -> ToolResult<ResourceContents> {
+        let note = id.into_inner();
+        Ok(ResourceContents::text(format!(
+            "# {}\n\n{}\n",
+            note.title, note.body
+        )))
+    }
+
+    /// A prompt over the caller's ten newest notes.
+    #[prompt]
+    async fn review_my_notes(
+        &self,
+        cx: ReadCx<'_>,
+        args: Review,
+    ) -> ToolResult<Vec<PromptMessage>> {
+        let notes = cx
+            .select_owned::<Note>()?
+            .then("ORDER BY created_at DESC, id DESC LIMIT ($2 + 0)")
+            .bind(10_i64)
+            .fetch_all()
+            .await?;
+        let listed: String = notes
+            .iter()
+            .map(|n| format!("- note://{} {}: {}\n", n.id, n.title, n.body))
+            .collect();
+        let focus = args
+            .focus
+            .as_deref()
+            .unwrap_or("anything that needs attention");
+        Ok(vec![PromptMessage::user(format!(
+            "Review my notes and point out {focus}. My newest notes:\n\n{listed}"
+        ))])
     }
 }
 

@@ -29,6 +29,13 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
         &model.limits.timeout_ms,
         &mut out,
     );
+    for resource in &model.resources {
+        mcp_resource(model, resource, &mut out);
+    }
+    uris_are_distinct(model, &mut out);
+    for prompt in &model.prompts {
+        self::prompt(model, prompt, &mut out);
+    }
     for tool in &model.tools {
         self::tool(model, tool, &mut out);
         limits(
@@ -208,6 +215,40 @@ fn environment(env: &Environment, out: &mut Vec<Diagnostic>) {
 }
 
 fn client(model: &Model, client: &Client, out: &mut Vec<Diagnostic>) {
+    for (kind, names, declared) in [
+        (
+            "resource",
+            &client.resources,
+            model
+                .resources
+                .iter()
+                .map(|r| r.name.value.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "prompt",
+            &client.prompts,
+            model
+                .prompts
+                .iter()
+                .map(|p| p.name.value.as_str())
+                .collect::<Vec<_>>(),
+        ),
+    ] {
+        for n in names {
+            if n.value != "*" && !declared.contains(&n.value.as_str()) {
+                out.push(Diagnostic::at(
+                    n.loc,
+                    format!(
+                        "client {:?} allows {kind} `{}`, which the manifest does not declare{}",
+                        client.client_id.value,
+                        n.value,
+                        suggest(&n.value, declared.iter().copied())
+                    ),
+                ));
+            }
+        }
+    }
     for t in &client.tools {
         if t.value != "*"
             && model.tool(&t.value).is_none()
@@ -381,6 +422,206 @@ fn tool(model: &Model, tool: &Tool, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+}
+
+/// The rules every resource and prompt shares with tools: a valid name, a
+/// description, and scopes or `public = true` (never both, never neither),
+/// each scope declared and listed once.
+fn guarded(
+    model: &Model,
+    kind: &str,
+    name: &Located<String>,
+    description: &Located<String>,
+    public: &Option<Located<bool>>,
+    scopes: &Option<Located<Vec<Located<String>>>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let section = format!("{kind}s");
+    let n = name.value.as_str();
+    if !is_valid_tool_name(n) {
+        out.push(Diagnostic::at(
+            name.loc,
+            format!(
+                "{kind} name {n:?} is not a valid name: 1 to 128 characters from A-Z a-z 0-9 `_` `-` `.`, e.g. `[{section}.note]`"
+            ),
+        ));
+    }
+    if description.value.trim().is_empty() {
+        out.push(Diagnostic::at(
+            description.loc,
+            format!("{kind} `{n}` has an empty description: say what it is, for the model"),
+        ));
+    }
+    let is_public = public.as_ref().is_some_and(|p| p.value);
+    let has_scopes = scopes.as_ref().is_some_and(|s| !s.value.is_empty());
+    if is_public && has_scopes {
+        out.push(Diagnostic::at(
+            public.as_ref().map_or(name.loc, |p| p.loc),
+            format!(
+                "{kind} `{n}` is `public = true` and also lists scopes: remove either `public = true` or the scopes"
+            ),
+        ));
+    }
+    if !is_public && !has_scopes {
+        out.push(Diagnostic::at(
+            scopes.as_ref().map_or(name.loc, |s| s.loc),
+            format!(
+                "{kind} `{n}` has no scope, so any caller could use it: add `scopes = [{}]` to [{section}.{n}], \
+                 or `public = true` if it must be usable without a credential",
+                example_scope(model, Access::Read)
+            ),
+        ));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for s in scopes
+        .as_ref()
+        .map(|s| s.value.as_slice())
+        .unwrap_or_default()
+    {
+        if seen.contains(&s.value.as_str()) {
+            out.push(Diagnostic::at(
+                s.loc,
+                format!("{kind} `{n}` lists scope `{}` twice", s.value),
+            ));
+            continue;
+        }
+        seen.push(&s.value);
+        if model.scope(&s.value).is_none() {
+            out.push(Diagnostic::at(
+                s.loc,
+                format!(
+                    "{kind} `{n}` requires scope `{}`, which [scopes] does not declare{}; \
+                     declare it with `\"{}\" = {{ description = \"...\", access = \"read\" }}` under [scopes]",
+                    s.value,
+                    suggest(&s.value, model.scopes.iter().map(|s| s.name.value.as_str())),
+                    s.value,
+                ),
+            ));
+        }
+    }
+}
+
+fn mcp_resource(model: &Model, r: &McpResource, out: &mut Vec<Diagnostic>) {
+    guarded(
+        model,
+        "resource",
+        &r.name,
+        &r.description,
+        &r.public,
+        &r.scopes,
+        out,
+    );
+    let name = &r.name.value;
+    match (&r.uri, &r.uri_template) {
+        (None, None) => out.push(Diagnostic::at(
+            r.name.loc,
+            format!(
+                "resource `{name}` has no URI: write `uri = \"notes://recent\"` for one fixed resource, \
+                 or `uri_template = \"note://{{id}}\"` for one per record"
+            ),
+        )),
+        (Some(u), Some(_)) => out.push(Diagnostic::at(
+            u.loc,
+            format!("resource `{name}` has both `uri` and `uri_template`: keep one"),
+        )),
+        (Some(u), None) => match mcpgen_spec::UriTemplate::parse(&u.value) {
+            Err(e) => out.push(Diagnostic::at(u.loc, format!("resource `{name}`: `uri` {e}"))),
+            Ok(t) if !t.is_fixed() => out.push(Diagnostic::at(
+                u.loc,
+                format!("resource `{name}`: `uri` has variables: write it as `uri_template = {:?}`", u.value),
+            )),
+            Ok(_) => {}
+        },
+        (None, Some(t)) => match mcpgen_spec::UriTemplate::parse(&t.value) {
+            Err(e) => out.push(Diagnostic::at(t.loc, format!("resource `{name}`: `uri_template` {e}"))),
+            Ok(parsed) if parsed.is_fixed() => out.push(Diagnostic::at(
+                t.loc,
+                format!("resource `{name}`: `uri_template` has no variable: write it as `uri = {:?}`", t.value),
+            )),
+            Ok(_) => {}
+        },
+    }
+    if let Some(m) = &r.mime_type
+        && (m.value.split('/').count() != 2 || m.value.contains(char::is_whitespace))
+    {
+        out.push(Diagnostic::at(
+            m.loc,
+            format!(
+                "resource `{name}`: mime_type {:?} is not a MIME type, e.g. \"text/markdown\"",
+                m.value
+            ),
+        ));
+    }
+    if let Some(kind) = &r.records {
+        if model.record(&kind.value).is_none() {
+            out.push(Diagnostic::at(
+                kind.loc,
+                format!(
+                    "resource `{name}` names record kind `{}`, which [records] does not declare{}; \
+                     declare `[records.{}]` with `table`, `id` and `owner`",
+                    kind.value,
+                    suggest(
+                        &kind.value,
+                        model.records.iter().map(|r| r.kind.value.as_str())
+                    ),
+                    kind.value
+                ),
+            ));
+        }
+        if r.is_public() {
+            out.push(Diagnostic::at(
+                kind.loc,
+                format!(
+                    "resource `{name}` is `public = true` but names record kind `{}`: an anonymous caller owns no records",
+                    kind.value
+                ),
+            ));
+        }
+        if r.uri_template.is_none() {
+            out.push(Diagnostic::at(
+                kind.loc,
+                format!(
+                    "resource `{name}` names record kind `{}` but has a fixed `uri`: the ownership rule applies to \
+                     a template's variable, e.g. `uri_template = \"{}://{{id}}\"`",
+                    kind.value, kind.value
+                ),
+            ));
+        }
+    }
+}
+
+/// Two resources never answer the same URI.
+fn uris_are_distinct(model: &Model, out: &mut Vec<Diagnostic>) {
+    for (i, a) in model.resources.iter().enumerate() {
+        for b in &model.resources[i + 1..] {
+            if let (Some(ua), Some(ub)) = (a.uri_text(), b.uri_text())
+                && ua.value == ub.value
+            {
+                let (first, second) = if ua.loc <= ub.loc { (a, ub) } else { (b, ua) };
+                out.push(Diagnostic::at(
+                    second.loc,
+                    format!(
+                        "resources `{}` and `{}` have the same URI {:?}: each URI names one resource",
+                        first.name.value,
+                        if std::ptr::eq(first, a) { &b.name.value } else { &a.name.value },
+                        ua.value
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn prompt(model: &Model, p: &Prompt, out: &mut Vec<Diagnostic>) {
+    guarded(
+        model,
+        "prompt",
+        &p.name,
+        &p.description,
+        &p.public,
+        &p.scopes,
+        out,
+    );
 }
 
 /// An example scope for a message: a declared one with the right access.

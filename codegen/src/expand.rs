@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use syn::{ItemImpl, Type};
 
 use crate::bind::{Handler, type_to_string, with_lifetimes, with_static_lifetimes};
+use crate::entries::{EntryExpansion, EntryHandler};
 use crate::model::*;
 
 /// Where the manifest came from, for messages and rebuild tracking, and
@@ -52,6 +53,8 @@ pub struct Expansion<'a> {
     pub model: &'a Model,
     /// The checked handlers, one per manifest tool.
     pub handlers: &'a [Handler],
+    /// The checked resource and prompt handlers.
+    pub entries: &'a [EntryHandler],
     /// The manifest file.
     pub source: &'a ManifestSource,
 }
@@ -70,6 +73,7 @@ impl Expansion<'_> {
         let count = tools.len();
         let tests = self.tests();
         let migrations = self.migrations();
+        let (entry_statics, entry_methods) = self.entry_expansion().expand();
         quote! {
             #item
 
@@ -80,6 +84,7 @@ impl Expansion<'_> {
 
                 static __MCPGEN_MANIFEST: ::mcpgen::__private::spec::ManifestSpec = #manifest;
                 static __MCPGEN_TOOLS: [::mcpgen::__private::ToolDef<#self_ty>; #count] = [#(#defs),*];
+                #entry_statics
 
                 impl ::mcpgen::__private::Tools for #self_ty {
                     fn manifest() -> &'static ::mcpgen::__private::spec::ManifestSpec {
@@ -88,6 +93,7 @@ impl Expansion<'_> {
                     fn definitions() -> &'static [::mcpgen::__private::ToolDef<Self>] {
                         &__MCPGEN_TOOLS
                     }
+                    #entry_methods
                     #migrations
                 }
             };
@@ -114,10 +120,22 @@ impl Expansion<'_> {
     /// The compile-time type checks of every tool that has a handler. Also
     /// emitted when other checks failed, so one build reports everything.
     pub fn all_checks(&self) -> TokenStream {
-        self.pairs()
+        let mut out: TokenStream = self
+            .pairs()
             .iter()
             .map(|(t, h)| self.checks(t, h))
-            .collect()
+            .collect();
+        out.extend(self.entry_expansion().checks());
+        out
+    }
+
+    fn entry_expansion(&self) -> EntryExpansion<'_> {
+        EntryExpansion {
+            item: self.item,
+            model: self.model,
+            handlers: self.entries,
+            label: &self.source.label,
+        }
     }
 
     fn migrations(&self) -> TokenStream {

@@ -9,6 +9,7 @@
 pub mod bind;
 pub mod check;
 pub mod ctxt;
+pub mod entries;
 pub mod expand;
 pub mod manifest;
 pub mod model;
@@ -228,6 +229,7 @@ pub(crate) fn load(path: &LitStr, env: &Env) -> Loaded {
 /// can run it without a file.
 pub fn expand_with(mut item: ItemImpl, loaded: Loaded) -> TokenStream {
     let cx = Ctxt::new();
+    let entry_handlers = entries::handlers(&cx, &mut item);
     let handlers = bind::handlers(&cx, &mut item);
     let mut model: Option<(Model, ManifestSource)> = None;
     match loaded {
@@ -254,6 +256,14 @@ pub fn expand_with(mut item: ItemImpl, loaded: Loaded) -> TokenStream {
                     &source.label,
                     expand::impl_span(&item),
                 );
+                entries::bijection(
+                    &cx,
+                    &m,
+                    &reading.left_out,
+                    &entry_handlers,
+                    &source.label,
+                    expand::impl_span(&item),
+                );
                 model = Some((m, source));
             }
         }
@@ -262,6 +272,7 @@ pub fn expand_with(mut item: ItemImpl, loaded: Loaded) -> TokenStream {
         item: &item,
         model,
         handlers: &handlers.ok,
+        entries: &entry_handlers.ok,
         source,
     });
     match (cx.check(), expansion) {
@@ -283,7 +294,10 @@ pub fn expand_with(mut item: ItemImpl, loaded: Loaded) -> TokenStream {
 /// read, since every tool naming it would be reported as naming an
 /// undeclared one (the reading error says what to fix first).
 fn policy_checks(model: &Model, left_out: &[(String, String)]) -> Vec<model::Diagnostic> {
-    if left_out.iter().all(|(section, _)| section == "tools") {
+    if left_out
+        .iter()
+        .all(|(section, _)| ["tools", "resources", "prompts"].contains(&section.as_str()))
+    {
         check::check(model)
     } else {
         Vec::new()

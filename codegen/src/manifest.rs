@@ -96,7 +96,34 @@ struct RawEnvironment {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawClient {
+    #[serde(default)]
     tools: Vec<Spanned<String>>,
+    #[serde(default)]
+    resources: Vec<Spanned<String>>,
+    #[serde(default)]
+    prompts: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMcpResource {
+    uri: Option<Spanned<String>>,
+    uri_template: Option<Spanned<String>>,
+    title: Option<String>,
+    description: Spanned<String>,
+    mime_type: Option<Spanned<String>>,
+    scopes: Option<Spanned<Vec<Spanned<String>>>>,
+    public: Option<Spanned<bool>>,
+    records: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrompt {
+    title: Option<String>,
+    description: Spanned<String>,
+    scopes: Option<Spanned<Vec<Spanned<String>>>>,
+    public: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -139,6 +166,8 @@ const SECTIONS: &[&str] = &[
     "clients",
     "limits",
     "tools",
+    "resources",
+    "prompts",
 ];
 
 struct Reader<'t> {
@@ -325,23 +354,79 @@ impl<'t> Reader<'t> {
             None => RawLimits::default(),
         };
         let tools = self.section::<RawTool>(&mut sections, "tools");
+        let resources = self.section::<RawMcpResource>(&mut sections, "resources");
+        let prompts = self.section::<RawPrompt>(&mut sections, "prompts");
 
-        let model = self.build(
-            server,
-            resource,
-            scopes,
-            records,
-            environments,
-            clients,
-            limits,
-            tools,
-        );
+        let model = self
+            .build(
+                server,
+                resource,
+                scopes,
+                records,
+                environments,
+                clients,
+                limits,
+                tools,
+            )
+            .map(|m| self.with_resources_and_prompts(m, resources, prompts));
         self.errors.sort_by_key(|d| d.loc);
         Reading {
             model,
             errors: self.errors,
             left_out: self.left_out,
         }
+    }
+
+    fn scope_list(
+        &self,
+        s: Option<Spanned<Vec<Spanned<String>>>>,
+    ) -> Option<Located<Vec<Located<String>>>> {
+        s.map(|s| {
+            let loc = self.loc(s.span().start);
+            let list = s
+                .into_inner()
+                .into_iter()
+                .map(|s| self.located(s))
+                .collect();
+            Located::new(list, loc)
+        })
+    }
+
+    fn with_resources_and_prompts(
+        &mut self,
+        mut model: Model,
+        resources: Vec<(Spanned<String>, Option<RawMcpResource>)>,
+        prompts: Vec<(Spanned<String>, Option<RawPrompt>)>,
+    ) -> Model {
+        model.resources = complete(resources)
+            .map(|(name, r)| McpResource {
+                name: self.located(name),
+                title: r.title,
+                description: self.located(r.description),
+                mime_type: r.mime_type.map(|m| self.located(m)),
+                uri: r.uri.map(|u| self.located(u)),
+                uri_template: r.uri_template.map(|u| self.located(u)),
+                scopes: self.scope_list(r.scopes),
+                public: r.public.map(|p| self.located(p)),
+                records: r.records.map(|k| self.located(k)),
+            })
+            .collect();
+        model
+            .resources
+            .sort_by(|a, b| a.name.value.cmp(&b.name.value));
+        model.prompts = complete(prompts)
+            .map(|(name, p)| Prompt {
+                name: self.located(name),
+                title: p.title,
+                description: self.located(p.description),
+                scopes: self.scope_list(p.scopes),
+                public: p.public.map(|v| self.located(v)),
+            })
+            .collect();
+        model
+            .prompts
+            .sort_by(|a, b| a.name.value.cmp(&b.name.value));
+        model
     }
 
     fn section<T: for<'de> Deserialize<'de>>(
@@ -415,6 +500,8 @@ impl<'t> Reader<'t> {
             .map(|(id, c)| Client {
                 client_id: self.located(id),
                 tools: c.tools.into_iter().map(|t| self.located(t)).collect(),
+                resources: c.resources.into_iter().map(|t| self.located(t)).collect(),
+                prompts: c.prompts.into_iter().map(|t| self.located(t)).collect(),
             })
             .collect::<Vec<_>>();
         let tools = complete(tools)
@@ -457,6 +544,8 @@ impl<'t> Reader<'t> {
             clients,
             limits,
             tools,
+            resources: Vec::new(),
+            prompts: Vec::new(),
         })
     }
 }

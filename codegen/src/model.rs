@@ -122,6 +122,125 @@ pub struct Client {
     pub client_id: Located<String>,
     /// Allowed tools; `*` for all.
     pub tools: Vec<Located<String>>,
+    /// Allowed resources; `*` for all.
+    pub resources: Vec<Located<String>>,
+    /// Allowed prompts; `*` for all.
+    pub prompts: Vec<Located<String>>,
+}
+
+/// One entry of `[resources]`: data read by URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpResource {
+    /// Name, as listed.
+    pub name: Located<String>,
+    /// Human title.
+    pub title: Option<String>,
+    /// What it holds, for the model.
+    pub description: Located<String>,
+    /// MIME type of its contents.
+    pub mime_type: Option<Located<String>>,
+    /// A fixed URI (`uri = "..."`).
+    pub uri: Option<Located<String>>,
+    /// An RFC 6570 template (`uri_template = "note://{id}"`).
+    pub uri_template: Option<Located<String>>,
+    /// Required scopes; `None` when the key is absent.
+    pub scopes: Option<Located<Vec<Located<String>>>>,
+    /// `public = true|false`, when written.
+    pub public: Option<Located<bool>>,
+    /// The record kind whose ownership rule applies to the template's
+    /// variable.
+    pub records: Option<Located<String>>,
+}
+
+impl McpResource {
+    /// Whether it is readable without credentials.
+    pub fn is_public(&self) -> bool {
+        self.public.as_ref().is_some_and(|p| p.value)
+    }
+
+    /// The URI or template as written (`uri_template` wins when both are,
+    /// which the checks refuse).
+    pub fn uri_text(&self) -> Option<&Located<String>> {
+        self.uri_template.as_ref().or(self.uri.as_ref())
+    }
+
+    /// The template's variables (none for a fixed URI, or an invalid one).
+    pub fn variables(&self) -> Vec<String> {
+        self.uri_template
+            .as_ref()
+            .and_then(|t| mcpgen_spec::UriTemplate::parse(&t.value).ok())
+            .map(|t| t.variables().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// Where it is declared, e.g. `mcp-manifest.toml:60:12`.
+    pub fn declared_at(&self, file: &str) -> String {
+        format!("{file}:{}", self.name.loc)
+    }
+
+    /// The resource as the runtime sees it.
+    pub fn spec(&self, file: &str) -> spec::McpResourceSpec {
+        let text = |s: &str| spec::Text::Owned(s.to_owned());
+        spec::McpResourceSpec {
+            name: text(&self.name.value),
+            title: self.title.as_deref().map(text),
+            description: text(&self.description.value),
+            mime_type: self.mime_type.as_ref().map(|m| text(&m.value)),
+            uri: self.uri_text().map(|u| text(&u.value)).unwrap_or_default(),
+            templated: self.uri_template.is_some(),
+            scopes: scope_names(&self.scopes).map(text).collect(),
+            public: self.is_public(),
+            record: self.records.as_ref().map(|r| text(&r.value)),
+            declared_at: text(&self.declared_at(file)),
+        }
+    }
+}
+
+/// One entry of `[prompts]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// Name, as listed and got.
+    pub name: Located<String>,
+    /// Human title.
+    pub title: Option<String>,
+    /// What it is for.
+    pub description: Located<String>,
+    /// Required scopes; `None` when the key is absent.
+    pub scopes: Option<Located<Vec<Located<String>>>>,
+    /// `public = true|false`, when written.
+    pub public: Option<Located<bool>>,
+}
+
+impl Prompt {
+    /// Whether it is usable without credentials.
+    pub fn is_public(&self) -> bool {
+        self.public.as_ref().is_some_and(|p| p.value)
+    }
+
+    /// Where it is declared.
+    pub fn declared_at(&self, file: &str) -> String {
+        format!("{file}:{}", self.name.loc)
+    }
+
+    /// The prompt as the runtime sees it.
+    pub fn spec(&self, file: &str) -> spec::PromptSpec {
+        let text = |s: &str| spec::Text::Owned(s.to_owned());
+        spec::PromptSpec {
+            name: text(&self.name.value),
+            title: self.title.as_deref().map(text),
+            description: text(&self.description.value),
+            scopes: scope_names(&self.scopes).map(text).collect(),
+            public: self.is_public(),
+            declared_at: text(&self.declared_at(file)),
+        }
+    }
+}
+
+/// The names in a `scopes = [...]` list, in manifest order.
+pub fn scope_names(scopes: &Option<Located<Vec<Located<String>>>>) -> impl Iterator<Item = &str> {
+    scopes
+        .iter()
+        .flat_map(|s| s.value.iter().map(|s| s.value.as_str()))
 }
 
 /// `[limits]`: budgets that apply to every tool.
@@ -204,6 +323,10 @@ pub struct Model {
     pub limits: Limits,
     /// `[tools]`.
     pub tools: Vec<Tool>,
+    /// `[resources]`.
+    pub resources: Vec<McpResource>,
+    /// `[prompts]`.
+    pub prompts: Vec<Prompt>,
 }
 
 impl Model {
@@ -220,6 +343,16 @@ impl Model {
     /// A tool by name.
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tools.iter().find(|t| t.name.value == name)
+    }
+
+    /// A resource by name.
+    pub fn mcp_resource(&self, name: &str) -> Option<&McpResource> {
+        self.resources.iter().find(|r| r.name.value == name)
+    }
+
+    /// A prompt by name.
+    pub fn prompt(&self, name: &str) -> Option<&Prompt> {
+        self.prompts.iter().find(|p| p.name.value == name)
     }
 }
 
@@ -313,6 +446,8 @@ impl Model {
                 .map(|c| spec::ClientSpec {
                     client_id: text(&c.client_id.value),
                     tools: c.tools.iter().map(|t| text(&t.value)).collect(),
+                    resources: c.resources.iter().map(|t| text(&t.value)).collect(),
+                    prompts: c.prompts.iter().map(|t| text(&t.value)).collect(),
                 })
                 .collect(),
             limits: spec::LimitsSpec {
@@ -400,6 +535,8 @@ impl Model {
             clients: Vec::new(),
             limits: Limits::default(),
             tools: Vec::new(),
+            resources: Vec::new(),
+            prompts: Vec::new(),
         }
     }
 

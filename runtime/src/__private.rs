@@ -5,7 +5,8 @@ pub use crate::error::ToolError;
 pub use crate::generated_tests::migrations::check_migrations;
 pub use crate::generated_tests::policy::{check_tool, example_arguments};
 pub use crate::handler::context::{Invocation, ToolContext};
-pub use crate::handler::def::{BoxFuture, CallFn, ToolDef};
+pub use crate::handler::def::{BoxFuture, CallFn, GetFn, PromptDef, ReadFn, ResourceDef, ToolDef};
+pub use crate::handler::entries::{PromptArguments, TemplateArg};
 pub use crate::handler::input::{NoArguments, ToolInput};
 pub use crate::handler::output::CallToolResult;
 pub use crate::registry::Tools;
@@ -54,6 +55,24 @@ pub const fn context_grants<C: ToolContext<'static>>(declared: Access) -> bool {
         (C::ACCESS, declared),
         (Access::Read, Access::Read) | (Access::Write, Access::Write)
     )
+}
+
+/// Whether template parameter `T` loads an owned record (compile-time check).
+pub const fn template_loads_record<T: TemplateArg>() -> bool {
+    T::RECORD.is_some()
+}
+
+/// Whether template parameter `T` loads no record, or one of kind `kind`.
+pub const fn template_record_kind_is<T: TemplateArg>(kind: &str) -> bool {
+    match T::RECORD {
+        None => true,
+        Some(k) => str_eq(k, kind),
+    }
+}
+
+/// The arguments' schema of a prompt taking `T`.
+pub fn prompt_arguments_schema<T: PromptArguments>() -> schemars::Schema {
+    T::schema()
 }
 
 /// Whether input `T` loads an owned record (compile-time check).

@@ -97,7 +97,10 @@ pub use {schemars, serde, serde_json, sqlx, tokio};
 pub use caller::Caller;
 pub use environment::EnvironmentError;
 pub use error::{ToolError, ToolResult};
-pub use handler::{Content, ContentBlock, LogLevel, Owned, ReadCx, Record, WriteCx};
+pub use handler::{
+    Content, ContentBlock, LogLevel, Owned, PromptMessage, ReadCx, Record, ResourceContents,
+    WriteCx,
+};
 pub use mcpgen_macros::{Record, input, output, tools};
 /// The manifest's vocabulary, as the generated code hands it over.
 pub use mcpgen_spec as spec;

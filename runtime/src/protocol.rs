@@ -42,6 +42,8 @@ pub(crate) mod code {
     pub(crate) const INTERNAL_ERROR: i64 = -32603;
     /// A header disagrees with the body, or is missing (2026-07-28).
     pub(crate) const HEADER_MISMATCH: i64 = -32020;
+    /// Resource not found (2025-11-25 and earlier only).
+    pub(crate) const RESOURCE_NOT_FOUND: i64 = -32002;
     /// The requested protocol version is not supported (2026-07-28).
     pub(crate) const UNSUPPORTED_VERSION: i64 = -32022;
     /// mcpgen: a credential is required, or the one presented is invalid.

@@ -112,6 +112,10 @@ where
                     send(&out, reply);
                 });
             }
+            Outcome::Entry(call) => {
+                let out = out_tx.clone();
+                tasks.spawn(async move { send(&out, call.run().await) });
+            }
         }
     }
     while tasks.join_next().await.is_some() {}

@@ -235,19 +235,164 @@ impl EnvironmentSpec {
     }
 }
 
-/// One entry of `[clients]`: which tools an OAuth client may see and call.
+/// One entry of `[clients]`: which tools, resources and prompts an OAuth
+/// client may see and use (none of a kind it is not given).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClientSpec {
     /// The token's `client_id`.
     pub client_id: Text,
     /// Allowed tool names; `*` allows all.
     pub tools: List<Text>,
+    /// Allowed resource names; `*` allows all.
+    pub resources: List<Text>,
+    /// Allowed prompt names; `*` allows all.
+    pub prompts: List<Text>,
 }
 
 impl ClientSpec {
     /// Whether this client may use tool `name`.
     pub fn allows(&self, name: &str) -> bool {
         self.tools.iter().any(|t| t == "*" || t == name)
+    }
+
+    /// Whether this client may use the `kind` entry `name`.
+    pub fn allows_entry(&self, kind: EntryKind, name: &str) -> bool {
+        let list = match kind {
+            EntryKind::Tool => &self.tools,
+            EntryKind::Resource => &self.resources,
+            EntryKind::Prompt => &self.prompts,
+        };
+        list.iter().any(|t| t == "*" || t == name)
+    }
+}
+
+spelled! {
+    /// What a manifest entry guards: a tool, a resource or a prompt.
+    pub enum EntryKind {
+        /// `[tools.<name>]`.
+        Tool = "tool",
+        /// `[resources.<name>]`.
+        Resource = "resource",
+        /// `[prompts.<name>]`.
+        Prompt = "prompt",
+    }
+}
+
+/// What the policy needs to know of any entry a caller may use: the same
+/// decision (scopes, public, `[clients]`, environment) for tools,
+/// resources and prompts.
+pub trait Guarded {
+    /// Which kind of entry.
+    const KIND: EntryKind;
+    /// Its name.
+    fn name(&self) -> &Text;
+    /// Scopes a caller needs, all of them.
+    fn scopes(&self) -> &[Text];
+    /// Usable without credentials.
+    fn public(&self) -> bool;
+    /// Whether using it reads or writes.
+    fn access(&self) -> Access;
+    /// Whether the runtime provides it (every authenticated caller may).
+    fn is_builtin(&self) -> bool;
+}
+
+/// One entry of `[resources]`: data a client reads by URI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct McpResourceSpec {
+    /// The resource's name, as listed.
+    pub name: Text,
+    /// Human title.
+    pub title: Option<Text>,
+    /// What it holds, for the model.
+    pub description: Text,
+    /// The MIME type of its contents.
+    pub mime_type: Option<Text>,
+    /// The fixed URI, or the RFC 6570 template when `templated`.
+    pub uri: Text,
+    /// Whether `uri` is a template (`uri_template` in the manifest).
+    pub templated: bool,
+    /// Scopes a caller needs, all of them; empty only when public.
+    pub scopes: List<Text>,
+    /// Readable without credentials.
+    pub public: bool,
+    /// The record kind whose ownership rule applies to the template's
+    /// variable, if any.
+    pub record: Option<Text>,
+    /// Where it is declared, e.g. `mcp-manifest.toml:60:12`.
+    pub declared_at: Text,
+}
+
+/// One entry of `[prompts]`: a message template a client gets by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PromptSpec {
+    /// The prompt's name.
+    pub name: Text,
+    /// Human title.
+    pub title: Option<Text>,
+    /// What it is for.
+    pub description: Text,
+    /// Scopes a caller needs, all of them; empty only when public.
+    pub scopes: List<Text>,
+    /// Usable without credentials.
+    pub public: bool,
+    /// Where it is declared.
+    pub declared_at: Text,
+}
+
+impl Guarded for ToolSpec {
+    const KIND: EntryKind = EntryKind::Tool;
+    fn name(&self) -> &Text {
+        &self.name
+    }
+    fn scopes(&self) -> &[Text] {
+        &self.scopes
+    }
+    fn public(&self) -> bool {
+        self.public
+    }
+    fn access(&self) -> Access {
+        self.access
+    }
+    fn is_builtin(&self) -> bool {
+        ToolSpec::is_builtin(self)
+    }
+}
+
+impl Guarded for McpResourceSpec {
+    const KIND: EntryKind = EntryKind::Resource;
+    fn name(&self) -> &Text {
+        &self.name
+    }
+    fn scopes(&self) -> &[Text] {
+        &self.scopes
+    }
+    fn public(&self) -> bool {
+        self.public
+    }
+    fn access(&self) -> Access {
+        Access::Read
+    }
+    fn is_builtin(&self) -> bool {
+        false
+    }
+}
+
+impl Guarded for PromptSpec {
+    const KIND: EntryKind = EntryKind::Prompt;
+    fn name(&self) -> &Text {
+        &self.name
+    }
+    fn scopes(&self) -> &[Text] {
+        &self.scopes
+    }
+    fn public(&self) -> bool {
+        self.public
+    }
+    fn access(&self) -> Access {
+        Access::Read
+    }
+    fn is_builtin(&self) -> bool {
+        false
     }
 }
 
@@ -421,12 +566,28 @@ mod tests {
         let c = ClientSpec {
             client_id: "dash".into(),
             tools: vec!["a".into()].into(),
+            resources: vec!["note".into()].into(),
+            prompts: Vec::new().into(),
         };
         assert!(c.allows("a") && !c.allows("b"));
+        assert!(c.allows_entry(EntryKind::Resource, "note"));
+        assert!(
+            !c.allows_entry(EntryKind::Resource, "a"),
+            "kinds are separate lists"
+        );
+        assert!(
+            !c.allows_entry(EntryKind::Prompt, "note"),
+            "none of a kind not given"
+        );
         let all = ClientSpec {
             client_id: "x".into(),
             tools: Cow::Borrowed(&[Cow::Borrowed("*")]),
+            resources: Cow::Borrowed(&[]),
+            prompts: Cow::Borrowed(&[Cow::Borrowed("*")]),
         };
         assert!(all.allows("anything"));
+        assert!(
+            all.allows_entry(EntryKind::Prompt, "p") && !all.allows_entry(EntryKind::Resource, "r")
+        );
     }
 }

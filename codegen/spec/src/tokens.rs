@@ -131,7 +131,14 @@ impl ToTokens for ClientSpec {
         let p = path();
         let client_id = text(&self.client_id);
         let tools = list(&self.tools, text);
-        out.extend(quote!(#p::ClientSpec { client_id: #client_id, tools: #tools }));
+        let resources = list(&self.resources, text);
+        let prompts = list(&self.prompts, text);
+        out.extend(quote!(#p::ClientSpec {
+            client_id: #client_id,
+            tools: #tools,
+            resources: #resources,
+            prompts: #prompts,
+        }));
     }
 }
 
@@ -188,6 +195,54 @@ impl ToTokens for ToolSpec {
             calls_per_minute: #calls,
             timeout_ms: #timeout,
             example: #example,
+        }));
+    }
+}
+
+impl ToTokens for McpResourceSpec {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let p = path();
+        let name = text(&self.name);
+        let title = opt_text(&self.title);
+        let description = text(&self.description);
+        let mime_type = opt_text(&self.mime_type);
+        let uri = text(&self.uri);
+        let templated = self.templated;
+        let scopes = list(&self.scopes, text);
+        let public = self.public;
+        let record = opt_text(&self.record);
+        let declared_at = text(&self.declared_at);
+        out.extend(quote!(#p::McpResourceSpec {
+            name: #name,
+            title: #title,
+            description: #description,
+            mime_type: #mime_type,
+            uri: #uri,
+            templated: #templated,
+            scopes: #scopes,
+            public: #public,
+            record: #record,
+            declared_at: #declared_at,
+        }));
+    }
+}
+
+impl ToTokens for PromptSpec {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let p = path();
+        let name = text(&self.name);
+        let title = opt_text(&self.title);
+        let description = text(&self.description);
+        let scopes = list(&self.scopes, text);
+        let public = self.public;
+        let declared_at = text(&self.declared_at);
+        out.extend(quote!(#p::PromptSpec {
+            name: #name,
+            title: #title,
+            description: #description,
+            scopes: #scopes,
+            public: #public,
+            declared_at: #declared_at,
         }));
     }
 }

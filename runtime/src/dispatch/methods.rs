@@ -18,8 +18,11 @@ use crate::server::McpServer;
 /// when the server is redeployed.
 const TTL_MS: u64 = 300_000;
 
-fn capabilities() -> Value {
-    json!({"tools": {"listChanged": false}, "logging": {}})
+fn capabilities<S: Tools>(server: &McpServer<S>) -> Value {
+    let mut caps = server.entry_capabilities();
+    caps.insert("tools".into(), json!({"listChanged": false}));
+    caps.insert("logging".into(), json!({}));
+    Value::Object(caps)
 }
 
 /// `initialize` (legacy): the client's revision if this server speaks it,
@@ -37,7 +40,7 @@ pub(super) fn initialize<S: Tools>(server: &McpServer<S>, msg: &Message) -> Valu
     };
     let mut result = json!({
         "protocolVersion": version,
-        "capabilities": capabilities(),
+        "capabilities": capabilities(server),
         "serverInfo": server.server_info,
     });
     if let Some(i) = &S::manifest().server.instructions {
@@ -47,10 +50,10 @@ pub(super) fn initialize<S: Tools>(server: &McpServer<S>, msg: &Message) -> Valu
 }
 
 /// `server/discover` (2026-07-28).
-pub(super) fn discover<S: Tools>() -> Value {
+pub(super) fn discover<S: Tools>(server: &McpServer<S>) -> Value {
     let mut result = json!({
         "supportedVersions": protocol::supported_versions(),
-        "capabilities": capabilities(),
+        "capabilities": capabilities(server),
         "ttlMs": TTL_MS,
         "cacheScope": "public",
     });
@@ -140,11 +143,11 @@ pub(super) fn list_tools<S: Tools>(
     Ok(Reply::serialized(text))
 }
 
-fn encode_cursor(name: &str) -> String {
+pub(super) fn encode_cursor(name: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("after:{name}"))
 }
 
-fn decode_cursor(cursor: &str) -> Option<String> {
+pub(super) fn decode_cursor(cursor: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()?;

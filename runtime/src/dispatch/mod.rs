@@ -4,8 +4,8 @@
 //! audit.
 //!
 //! [`decide`] parses the message (`protocol`), settles its protocol era
-//! (`era.rs`), then routes by method: `tools/call` to `call.rs`, the rest
-//! to `methods.rs`. Every answer is a [`Reply`] (`reply.rs`).
+//! (`era.rs`), then routes by method: `tools/call` to `call.rs`,
+//! resources and prompts to `entries.rs`, the rest to `methods.rs`. Every answer is a [`Reply`] (`reply.rs`).
 
 use std::sync::Arc;
 
@@ -18,12 +18,14 @@ use crate::registry::Tools;
 use crate::server::McpServer;
 
 mod call;
+mod entries;
 mod era;
 mod incoming;
 mod methods;
 mod reply;
 
 pub(crate) use call::ToolCall;
+pub(crate) use entries::EntryCall;
 pub(crate) use era::{Header, ProtocolHeaders};
 pub(crate) use incoming::Incoming;
 pub(crate) use reply::{Body, Reply};
@@ -36,6 +38,8 @@ pub(crate) enum Outcome<S: Tools> {
     Reply(Reply),
     /// A permitted, validated tool call: run it (streaming or not).
     Call(Box<ToolCall<S>>),
+    /// A permitted resource read or prompt get: run it.
+    Entry(Box<EntryCall<S>>),
 }
 
 /// Decide what to do with one message.
@@ -69,6 +73,41 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
                 Err(reply) => Outcome::Reply(reply),
             };
         }
+        // A capability the server does not have is a method it does not
+        // have (it is not advertised either).
+        (era, method @ ("resources/read" | "resources/list" | "resources/templates/list"))
+            if server.registry.resources().is_empty() =>
+        {
+            Err(Rejection::MethodNotFound {
+                method: method.to_owned(),
+                modern: era == Era::Modern,
+            })
+        }
+        (era, method @ ("prompts/get" | "prompts/list"))
+            if server.registry.prompts().is_empty() =>
+        {
+            Err(Rejection::MethodNotFound {
+                method: method.to_owned(),
+                modern: era == Era::Modern,
+            })
+        }
+        (_, "resources/read" | "prompts/get") => {
+            return match entries::prepare(server, msg, era, incoming) {
+                Ok(call) => Outcome::Entry(Box::new(call)),
+                Err(reply) => Outcome::Reply(reply),
+            };
+        }
+        (_, "resources/list" | "resources/templates/list" | "prompts/list") => {
+            let which = match msg.method.as_str() {
+                "resources/list" => entries::List::Resources,
+                "resources/templates/list" => entries::List::Templates,
+                _ => entries::List::Prompts,
+            };
+            return Outcome::Reply(
+                entries::list(server, &msg, caller, era, which)
+                    .unwrap_or_else(|why| server.refuse(&why, &id, era)),
+            );
+        }
         (_, "tools/list") => {
             return Outcome::Reply(
                 methods::list_tools(server, &msg, caller, era)
@@ -91,7 +130,7 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
         (Era::Legacy, "initialize") => Ok(methods::initialize(server, &msg)),
         (Era::Legacy, "ping") => Ok(json!({})),
         (Era::Legacy, "logging/setLevel") => methods::set_level(&msg),
-        (Era::Modern, "server/discover") => Ok(methods::discover::<S>()),
+        (Era::Modern, "server/discover") => Ok(methods::discover(server)),
         (era, method) => Err(Rejection::MethodNotFound {
             method: method.to_owned(),
             modern: era == Era::Modern,
@@ -151,6 +190,7 @@ impl<S: Tools> McpServer<S> {
         match decide(self, incoming) {
             Outcome::Reply(r) => r,
             Outcome::Call(call) => call.run(None).await,
+            Outcome::Entry(call) => call.run().await,
         }
     }
 }

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use crate::error::ToolError;
 use crate::handler::context::Invocation;
+use crate::handler::entries::{PromptMessage, ResourceContents};
 use crate::handler::output::CallToolResult;
-use mcpgen_spec::ToolSpec;
+use mcpgen_spec::{McpResourceSpec, PromptSpec, ToolSpec};
 
 /// A boxed future that borrows for `'a`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -45,4 +46,39 @@ impl<S> Clone for ToolDef<S> {
             call: self.call,
         }
     }
+}
+
+/// The handler entry point of one resource: the template's variables
+/// (name, decoded value) in template order.
+pub type ReadFn<S> = for<'a> fn(
+    &'a S,
+    Invocation<'a>,
+    Vec<String>,
+) -> BoxFuture<'a, Result<ResourceContents, ToolError>>;
+
+/// One resource: the manifest entry joined to its handler. Built by
+/// `#[mcpgen::tools]`; not meant to be written by hand.
+pub struct ResourceDef<S: 'static> {
+    /// What the manifest says about the resource.
+    pub spec: McpResourceSpec,
+    /// The handler.
+    pub read: ReadFn<S>,
+}
+
+/// The handler entry point of one prompt: its `arguments` object.
+pub type GetFn<S> = for<'a> fn(
+    &'a S,
+    Invocation<'a>,
+    Value,
+) -> BoxFuture<'a, Result<Vec<PromptMessage>, ToolError>>;
+
+/// One prompt: the manifest entry joined to its handler. Built by
+/// `#[mcpgen::tools]`; not meant to be written by hand.
+pub struct PromptDef<S: 'static> {
+    /// What the manifest says about the prompt.
+    pub spec: PromptSpec,
+    /// The arguments' JSON Schema.
+    pub arguments: fn() -> Schema,
+    /// The handler.
+    pub get: GetFn<S>,
 }

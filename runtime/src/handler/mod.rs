@@ -6,12 +6,14 @@
 
 pub(crate) mod context;
 pub(crate) mod def;
+pub(crate) mod entries;
 pub(crate) mod input;
 pub(crate) mod output;
 pub(crate) mod record;
 
 pub use crate::store::Record;
 pub use context::{LogLevel, Notifier, ReadCx, ToolContext, WriteCx};
+pub use entries::{PromptArguments, PromptMessage, ResourceContents, Role, TemplateArg};
 pub use input::{NoArguments, ToolInput};
 pub use output::{
     CallToolResult, Content, ContentBlock, EmbeddedResource, IntoCallResult, ToolOutput,

@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::caller::{AuthMethod, Caller};
-use mcpgen_spec::{Access, EnvironmentSpec, ManifestSpec, Text, ToolSpec};
+use mcpgen_spec::{Access, EntryKind, EnvironmentSpec, Guarded, ManifestSpec, Text, ToolSpec};
 
 mod peers;
 mod rejection;
@@ -59,41 +59,44 @@ impl Policy {
         &self.environment
     }
 
-    /// Whether `caller` (`None`: no credential) may see and call `tool`:
-    /// public, or every scope granted; its client allowed by `[clients]`;
-    /// not a write tool where the environment forbids writes.
-    pub(crate) fn permits(
+    /// Whether `caller` (`None`: no credential) may see and use `entry` (a
+    /// tool, resource or prompt): public, or every scope granted; its
+    /// client allowed by `[clients]`; not a write where the environment
+    /// forbids writes.
+    pub(crate) fn permits<G: Guarded>(
         &self,
-        tool: &ToolSpec,
+        entry: &G,
         caller: Option<&Caller>,
     ) -> Result<(), Rejection> {
-        if !tool.public {
+        if !entry.public() {
             let Some(caller) = caller else {
                 return Err(self.unauthenticated());
             };
-            // A tool with no scopes that is not public (the built-ins)
+            // An entry with no scopes that is not public (the built-ins)
             // needs only an authenticated caller.
-            if !granted(caller, &tool.scopes) {
+            if !granted(caller, entry.scopes()) {
                 return Err(Rejection::InsufficientScope {
-                    tool: tool.name.clone(),
-                    scopes: tool.scopes.to_vec(),
+                    kind: G::KIND,
+                    tool: entry.name().clone(),
+                    scopes: entry.scopes().to_vec(),
                 });
             }
         }
         // Built-ins only describe the caller and the server: every
         // authenticated client may use them.
-        if !tool.is_builtin()
+        if !entry.is_builtin()
             && let Some(caller) = caller
-            && !self.client_allows(caller, &tool.name)
+            && !self.client_allows(caller, G::KIND, entry.name())
         {
             return Err(Rejection::ClientNotAllowed {
+                kind: G::KIND,
                 client: caller.client_id().unwrap_or("(none)").to_owned(),
-                tool: tool.name.clone(),
+                tool: entry.name().clone(),
             });
         }
-        if tool.access == Access::Write && !self.environment.writes {
+        if entry.access() == Access::Write && !self.environment.writes {
             return Err(Rejection::WritesDisabled {
-                tool: tool.name.clone(),
+                tool: entry.name().clone(),
                 environment: self.environment.name.clone(),
                 production_data: self.environment.shares_production_data(),
             });
@@ -121,7 +124,7 @@ impl Policy {
     /// the `"*"` entry; without either it gets nothing. An access key
     /// answers to its own scopes, and to the entry of its client label
     /// when `[clients]` names it.
-    fn client_allows(&self, caller: &Caller, tool: &str) -> bool {
+    fn client_allows(&self, caller: &Caller, kind: EntryKind, name: &str) -> bool {
         if self.manifest.clients.is_empty() {
             return true;
         }
@@ -131,20 +134,44 @@ impl Policy {
             (None, AuthMethod::AccessKey) => return true,
             (None, _) => self.manifest.client(ANY_CLIENT),
         };
-        entry.is_some_and(|e| e.allows(tool))
+        entry.is_some_and(|e| e.allows_entry(kind, name))
     }
 
     /// Whether an anonymous caller may list the tools at all: only when
     /// some tool is public (otherwise the answer is the 401 challenge that
     /// starts OAuth).
-    pub(crate) fn may_list_anonymously<'t>(
+    pub(crate) fn may_list_anonymously<'t, G: Guarded + 't>(
         &self,
-        tools: impl IntoIterator<Item = &'t ToolSpec>,
+        entries: impl IntoIterator<Item = &'t G>,
     ) -> Result<(), Rejection> {
-        if tools.into_iter().any(|t| t.public) {
+        if entries.into_iter().any(|t| t.public()) {
             Ok(())
         } else {
             Err(self.unauthenticated())
+        }
+    }
+
+    /// Count a read of a resource or prompt `name` against the caller's
+    /// budget across everything (`[limits] calls_per_minute`).
+    pub(crate) fn within_global_budget(
+        &self,
+        name: &Text,
+        caller: Option<&Caller>,
+    ) -> Result<(), Rejection> {
+        let subject = caller.map_or_else(String::new, |c| c.subject().to_owned());
+        match self
+            .global
+            .as_ref()
+            .and_then(|l| l.check_key(&subject).err())
+        {
+            None => Ok(()),
+            Some(not_until) => {
+                let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+                Err(Rejection::RateLimited {
+                    tool: name.clone(),
+                    retry_after: not_until.wait_time_from(now).as_secs() + 1,
+                })
+            }
         }
     }
 

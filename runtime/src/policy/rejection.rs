@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::audit::Verdict;
 use crate::auth::AuthError;
 use crate::protocol::{self, Malformed, code};
-use mcpgen_spec::Text;
+use mcpgen_spec::{EntryKind, Text};
 
 /// Why a request, or a tool call, is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,6 +110,34 @@ pub(crate) enum Rejection {
         name: String,
     },
 
+    /// `resources/read` of a URI no resource answers, or of a record that
+    /// does not exist or belongs to someone else (indistinguishable).
+    #[error("Resource not found")]
+    ResourceNotFound {
+        /// The URI asked for.
+        uri: String,
+        /// Whether the request was 2026-07-28 (-32602; earlier: -32002).
+        modern: bool,
+    },
+    /// `prompts/get` of a prompt that does not exist.
+    #[error("Unknown prompt: {name}")]
+    UnknownPrompt {
+        /// The name asked for.
+        name: String,
+    },
+    /// A resource or prompt whose handler refused the request.
+    #[error("{kind} `{name}`: {message}")]
+    EntryFailed {
+        /// Resource or prompt.
+        kind: EntryKind,
+        /// Its name.
+        name: Text,
+        /// What went wrong, for the caller.
+        message: String,
+        /// Whether the request's arguments were at fault (-32602).
+        invalid_params: bool,
+    },
+
     // Credentials.
     /// A credential in the URL's query.
     #[error("credentials in the URL are refused: send `Authorization: Bearer <token>`")]
@@ -128,17 +156,24 @@ pub(crate) enum Rejection {
     CredentialsUnavailable,
 
     // The manifest's policy.
-    /// The credential lacks some of the tool's scopes.
-    #[error("insufficient scope: tool `{tool}` requires {}", scopes.join(" "))]
+    /// The credential lacks some of the entry's scopes.
+    #[error("insufficient scope: {kind} `{tool}` requires {}", scopes.join(" "))]
     InsufficientScope {
-        /// The tool.
+        /// Tool, resource or prompt.
+        kind: EntryKind,
+        /// Its name.
         tool: Text,
         /// Every scope it requires.
         scopes: Vec<Text>,
     },
-    /// `[clients]` does not give the caller's client this tool.
-    #[error("forbidden: client `{client}` may not call tool `{tool}` ([clients] in the manifest)")]
+    /// `[clients]` does not give the caller's client this entry.
+    #[error(
+        "forbidden: client `{client}` may not {} {kind} `{tool}` ([clients] in the manifest)",
+        if *kind == EntryKind::Tool { "call" } else { "use" }
+    )]
     ClientNotAllowed {
+        /// Tool, resource or prompt.
+        kind: EntryKind,
         /// The OAuth client.
         client: String,
         /// The tool.
@@ -234,6 +269,12 @@ pub(crate) enum InvalidParams {
     /// `tools/call` without a string `name`.
     #[error("`name` (the tool to call) must be a string")]
     ToolName,
+    /// `resources/read` without a string `uri`.
+    #[error("`uri` (the resource to read) must be a string")]
+    ResourceUri,
+    /// `prompts/get` without a string `name`.
+    #[error("`name` (the prompt to get) must be a string")]
+    PromptName,
     /// `tools/call` `arguments` that are not an object.
     #[error("`arguments` must be an object")]
     ArgumentsNotObject,
@@ -279,6 +320,7 @@ impl Rejection {
             | HeaderMismatch(_) => 400,
             MethodNotFound { modern: true, .. } => 404,
             MethodNotFound { modern: false, .. } | InvalidParams(_) | UnknownTool { .. } => 200,
+            ResourceNotFound { .. } | UnknownPrompt { .. } | EntryFailed { .. } => 200,
             CredentialInUrl | Unauthenticated { .. } | InvalidCredential => 401,
             InsufficientScope { .. } | ClientNotAllowed { .. } => 403,
             RateLimited { .. } => 429,
@@ -311,6 +353,13 @@ impl Rejection {
             ) => code::INVALID_PARAMS,
             Malformed(_) => code::INVALID_REQUEST,
             MetaIncomplete { .. } | InvalidParams(_) | UnknownTool { .. } => code::INVALID_PARAMS,
+            ResourceNotFound { modern: false, .. } => code::RESOURCE_NOT_FOUND,
+            ResourceNotFound { modern: true, .. } | UnknownPrompt { .. } => code::INVALID_PARAMS,
+            EntryFailed {
+                invalid_params: true,
+                ..
+            } => code::INVALID_PARAMS,
+            EntryFailed { .. } => code::INTERNAL_ERROR,
             UnsupportedVersion { .. } => code::UNSUPPORTED_VERSION,
             HeaderMismatch(_) => code::HEADER_MISMATCH,
             MethodNotFound { .. } => code::METHOD_NOT_FOUND,
@@ -331,6 +380,7 @@ impl Rejection {
                 Some(json!({"supported": protocol::supported_versions(), "requested": requested}))
             }
             Rejection::InsufficientScope { scopes, .. } => Some(json!({"requiredScopes": scopes})),
+            Rejection::ResourceNotFound { uri, .. } => Some(json!({"uri": uri})),
             _ => None,
         }
     }
@@ -352,10 +402,10 @@ impl Rejection {
             Rejection::InvalidCredential => Some(format!(
                 "Bearer error=\"invalid_token\", error_description=\"the access token is invalid\", resource_metadata=\"{resource_metadata}\""
             )),
-            Rejection::InsufficientScope { tool, scopes } => {
+            Rejection::InsufficientScope { kind, tool, scopes } => {
                 let scopes = scopes.join(" ");
                 Some(format!(
-                    "Bearer error=\"insufficient_scope\", scope=\"{scopes}\", resource_metadata=\"{resource_metadata}\", error_description=\"tool {tool} requires {scopes}\""
+                    "Bearer error=\"insufficient_scope\", scope=\"{scopes}\", resource_metadata=\"{resource_metadata}\", error_description=\"{kind} {tool} requires {scopes}\""
                 ))
             }
             _ => None,
@@ -387,7 +437,8 @@ impl Rejection {
     pub(crate) fn verdict(&self) -> Verdict {
         use Rejection::*;
         match self {
-            UnknownTool { .. } => Verdict::UnknownTool,
+            UnknownTool { .. } | UnknownPrompt { .. } => Verdict::UnknownTool,
+            ResourceNotFound { .. } => Verdict::NotFound,
             InvalidParams(self::InvalidParams::ArgumentsNotObject) => Verdict::ArgumentsNotObject,
             Unauthenticated { .. } => Verdict::NoCredential,
             ClientNotAllowed { .. } => Verdict::ClientNotAllowed,
@@ -436,6 +487,7 @@ mod tests {
             ),
             (
                 Rejection::InsufficientScope {
+                    kind: EntryKind::Tool,
                     tool: "t".into(),
                     scopes: vec!["a:write".into()],
                 },

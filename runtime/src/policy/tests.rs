@@ -79,6 +79,8 @@ fn clients(entries: &[(&str, &[&str])]) -> Vec<ClientSpec> {
         .map(|(id, tools)| ClientSpec {
             client_id: (*id).to_owned().into(),
             tools: tools.iter().map(|t| (*t).to_owned().into()).collect(),
+            resources: Vec::new().into(),
+            prompts: Vec::new().into(),
         })
         .collect()
 }
