@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::error::ToolError;
 use crate::handler::context::Invocation;
-use crate::handler::entries::{PromptMessage, ResourceContents};
 use crate::handler::output::CallToolResult;
+use crate::handler::output::{PromptMessage, ResourceContents};
 use mcpgen_spec::{McpResourceSpec, PromptSpec, ToolSpec};
 
 /// A boxed future that borrows for `'a`.

@@ -13,9 +13,10 @@ pub(crate) mod record;
 
 pub use crate::store::Record;
 pub use context::{LogLevel, Notifier, ReadCx, ToolContext, WriteCx};
-pub use entries::{PromptArguments, PromptMessage, ResourceContents, Role, TemplateArg};
+pub use entries::{PromptArguments, TemplateArg};
 pub use input::{NoArguments, ToolInput};
 pub use output::{
-    CallToolResult, Content, ContentBlock, EmbeddedResource, IntoCallResult, ToolOutput,
+    CallToolResult, Content, ContentBlock, EmbeddedResource, IntoCallResult, PromptMessage,
+    ResourceContents, Role, ToolOutput,
 };
 pub use record::Owned;

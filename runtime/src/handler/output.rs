@@ -1,10 +1,11 @@
 //! What a tool call returns: content blocks, and optionally structured
 //! content that conforms to the tool's output schema.
 
+use base64::Engine as _;
 use schemars::{JsonSchema, Schema};
 use serde::Serialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
 use crate::error::ToolError;
 use crate::schema::{Direction, root_schema};
@@ -299,5 +300,99 @@ mod tests {
             serde_json::to_value(error.wire(None)).unwrap(),
             json!({"content": [{"type": "text", "text": "no such note"}], "isError": true})
         );
+    }
+}
+
+/// What a resource handler returns: the contents at the URI read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceContents {
+    body: Body,
+    mime_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Body {
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl ResourceContents {
+    /// Text, in the MIME type the manifest declares.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            body: Body::Text(text.into()),
+            mime_type: None,
+        }
+    }
+
+    /// Bytes (sent base64-encoded), in the MIME type the manifest declares.
+    pub fn blob(bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            body: Body::Blob(bytes.into()),
+            mime_type: None,
+        }
+    }
+
+    /// A value as JSON text, `application/json`.
+    pub fn json<T: Serialize>(value: &T) -> Result<Self, ToolError> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|_| ToolError::Internal("the resource could not be serialized".into()))?;
+        Ok(Self::text(text).with_mime_type("application/json"))
+    }
+
+    /// Another MIME type than the manifest's.
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    /// The `contents` entry of a `resources/read` result for `uri`.
+    pub(crate) fn to_json(&self, uri: &str, declared_mime: Option<&str>) -> Value {
+        let mut v = json!({"uri": uri});
+        if let Some(m) = self.mime_type.as_deref().or(declared_mime) {
+            v["mimeType"] = m.into();
+        }
+        match &self.body {
+            Body::Text(t) => v["text"] = t.as_str().into(),
+            Body::Blob(b) => v["blob"] = base64::engine::general_purpose::STANDARD.encode(b).into(),
+        }
+        v
+    }
+}
+
+/// Who speaks a prompt message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One message of a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptMessage {
+    /// Who speaks it.
+    pub role: Role,
+    /// What it says.
+    pub content: ContentBlock,
+}
+
+impl PromptMessage {
+    /// A text message from the person.
+    pub fn user(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: ContentBlock::Text { text: text.into() },
+        }
+    }
+
+    /// A text message from the model.
+    pub fn assistant(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: ContentBlock::Text { text: text.into() },
+        }
     }
 }
