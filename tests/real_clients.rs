@@ -70,6 +70,16 @@ fn the_official_conformance_suite_passes() {
         "json-schema-2020-12",
         "dns-rebinding-protection",
         "logging-set-level",
+        "resources-list",
+        "resources-read-text",
+        "resources-read-binary",
+        "resources-templates-read",
+        "prompts-list",
+        "prompts-get-simple",
+        "prompts-get-with-args",
+        "prompts-get-embedded-resource",
+        "prompts-get-with-image",
+        "completion-complete",
     ] {
         let line = report
             .lines()
@@ -176,10 +186,56 @@ fn inspector_session(target: &[&str]) {
     );
 }
 
+/// Inspector's CLI lists, reads and gets the fixture's resources and
+/// prompts over `target`.
+fn inspector_entries(target: &[&str]) {
+    let run = |args: &[&str]| {
+        let out = inspector(&[target, args].concat());
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        json_stdout(&out)
+    };
+    let listed = run(&["--method", "resources/list"]);
+    let uris: Vec<&str> = listed["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        uris,
+        ["test://static-binary", "test://static-text"],
+        "{listed}"
+    );
+    let templates = run(&["--method", "resources/templates/list"]);
+    assert_eq!(
+        templates["resourceTemplates"][0]["uriTemplate"],
+        "test://template/{id}/data"
+    );
+    let read = run(&["--method", "resources/read", "--uri", "test://static-text"]);
+    assert_eq!(
+        read["contents"][0]["text"],
+        "This is the content of the static text resource."
+    );
+    let got = run(&[
+        "--method",
+        "prompts/get",
+        "--prompt-name",
+        "test_prompt_with_arguments",
+        "--prompt-args",
+        "arg1=a",
+        "arg2=b",
+    ]);
+    assert_eq!(
+        got["messages"][0]["content"]["text"],
+        "Prompt with arguments: arg1='a', arg2='b'"
+    );
+}
+
 #[test]
 fn inspector_lists_and_calls_tools_over_http() {
     let server = HttpServer::start(FIXTURE, &[]);
     inspector_session(&[&server.url, "--transport", "http"]);
+    inspector_entries(&[&server.url, "--transport", "http"]);
     // A tool that needs a scope is not listed for an anonymous caller, so
     // Inspector (which lists before calling) does not find it.
     let hidden = inspector(&[
@@ -207,6 +263,7 @@ fn inspector_lists_and_calls_tools_over_stdio() {
     let mut args = vec![FIXTURE.to_owned(), "stdio".to_owned()];
     args.extend(data_args(&data));
     inspector_session(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    inspector_entries(&args.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 fn python(args: &[&str]) -> Value {
@@ -245,6 +302,41 @@ fn check_python_session(out: &Value, protocol: &str) {
             .as_str()
             .is_some_and(|m| m.contains("authentication required")),
         "{out}"
+    );
+    // Resources and prompts: the public ones, listed, read and got.
+    assert_eq!(
+        out["resources"],
+        json!(["test://static-binary", "test://static-text"]),
+        "the scoped resource is not listed: {out}"
+    );
+    assert_eq!(out["templates"], json!(["test://template/{id}/data"]));
+    assert_eq!(out["template_read"]["uri"], "test://template/42/data");
+    assert!(
+        out["template_read"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Data for ID: 42"),
+        "{out}"
+    );
+    assert!(
+        out["scoped_read"]
+            .as_str()
+            .unwrap()
+            .contains("authentication required"),
+        "{out}"
+    );
+    assert_eq!(
+        out["prompts"],
+        json!([
+            "test_prompt_with_arguments",
+            "test_prompt_with_embedded_resource",
+            "test_prompt_with_image",
+            "test_simple_prompt"
+        ])
+    );
+    assert_eq!(
+        out["prompt_text"],
+        "Prompt with arguments: arg1='x', arg2='y'"
     );
 }
 

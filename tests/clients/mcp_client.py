@@ -37,6 +37,22 @@ async def exercise(client):
         out["scoped"] = {"isError": r.is_error, "text": r.content[0].text}
     except Exception as e:  # the denial surfaces as an error
         out["scoped"] = {"exception": type(e).__name__, "message": str(e)}
+    # Resources and prompts, as an anonymous caller sees them.
+    resources = await client.session.list_resources()
+    out["resources"] = sorted(str(r.uri) for r in resources.resources)
+    templates = await client.session.list_resource_templates()
+    out["templates"] = sorted(t.uri_template for t in templates.resource_templates)
+    r = await client.session.read_resource("test://template/42/data")
+    out["template_read"] = {"uri": str(r.contents[0].uri), "text": r.contents[0].text}
+    try:
+        await client.session.read_resource("test://scoped-text")
+        out["scoped_read"] = "read"
+    except Exception as e:
+        out["scoped_read"] = str(e)
+    prompts = await client.session.list_prompts()
+    out["prompts"] = sorted(p.name for p in prompts.prompts)
+    g = await client.session.get_prompt("test_prompt_with_arguments", {"arg1": "x", "arg2": "y"})
+    out["prompt_text"] = g.messages[0].content.text
     return out
 
 

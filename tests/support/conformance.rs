@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use mcpgen::{Content, ContentBlock, LogLevel, ReadCx, ToolError, ToolResult};
+use mcpgen::handler::{EmbeddedResource, Role};
+use mcpgen::{
+    Content, ContentBlock, LogLevel, PromptMessage, ReadCx, ResourceContents, ToolError, ToolResult,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +72,25 @@ pub struct Sleep {
     /// Milliseconds.
     #[schemars(range(max = 10000))]
     pub ms: u64,
+}
+
+/// Arguments of `test_prompt_with_arguments`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwoArguments {
+    /// First test argument.
+    pub arg1: String,
+    /// Second test argument.
+    pub arg2: String,
+}
+
+/// Arguments of `test_prompt_with_embedded_resource`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceArgument {
+    /// URI of the resource to embed.
+    #[serde(rename = "resourceUri")]
+    pub resource_uri: String,
 }
 
 #[mcpgen::tools(manifest = "tests/conformance/mcp-manifest.toml")]
@@ -173,5 +195,95 @@ impl Fixture {
     #[tool]
     async fn echo_scoped(&self, _cx: ReadCx<'_>, input: Echo) -> ToolResult<Echo> {
         Ok(input)
+    }
+
+    #[resource]
+    async fn static_text(&self, _cx: ReadCx<'_>) -> ToolResult<ResourceContents> {
+        Ok(ResourceContents::text(
+            "This is the content of the static text resource.",
+        ))
+    }
+
+    #[resource]
+    async fn static_binary(&self, _cx: ReadCx<'_>) -> ToolResult<ResourceContents> {
+        use base64::Engine as _;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(PNG)
+            .map_err(|_| ToolError::Internal("bad PNG".into()))?;
+        Ok(ResourceContents::blob(png))
+    }
+
+    #[resource]
+    async fn template_data(&self, _cx: ReadCx<'_>, id: String) -> ToolResult<ResourceContents> {
+        ResourceContents::json(&serde_json::json!({
+            "id": id,
+            "templateTest": true,
+            "data": format!("Data for ID: {id}"),
+        }))
+    }
+
+    #[resource]
+    async fn scoped_text(&self, _cx: ReadCx<'_>) -> ToolResult<ResourceContents> {
+        Ok(ResourceContents::text("scoped"))
+    }
+
+    #[prompt]
+    async fn test_simple_prompt(&self, _cx: ReadCx<'_>) -> ToolResult<Vec<PromptMessage>> {
+        Ok(vec![PromptMessage::user(
+            "This is a simple prompt for testing.",
+        )])
+    }
+
+    #[prompt]
+    async fn test_prompt_with_arguments(
+        &self,
+        _cx: ReadCx<'_>,
+        args: TwoArguments,
+    ) -> ToolResult<Vec<PromptMessage>> {
+        Ok(vec![PromptMessage::user(format!(
+            "Prompt with arguments: arg1='{}', arg2='{}'",
+            args.arg1, args.arg2
+        ))])
+    }
+
+    #[prompt]
+    async fn test_prompt_with_embedded_resource(
+        &self,
+        _cx: ReadCx<'_>,
+        args: ResourceArgument,
+    ) -> ToolResult<Vec<PromptMessage>> {
+        Ok(vec![
+            PromptMessage {
+                role: Role::User,
+                content: ContentBlock::Resource {
+                    resource: EmbeddedResource {
+                        uri: args.resource_uri,
+                        mime_type: Some("text/plain".into()),
+                        text: Some("Embedded resource content for testing.".into()),
+                        blob: None,
+                    },
+                },
+            },
+            PromptMessage::user("Please process the embedded resource above."),
+        ])
+    }
+
+    #[prompt]
+    async fn test_prompt_with_image(&self, _cx: ReadCx<'_>) -> ToolResult<Vec<PromptMessage>> {
+        Ok(vec![
+            PromptMessage {
+                role: Role::User,
+                content: ContentBlock::Image {
+                    data: PNG.to_owned(),
+                    mime_type: "image/png".to_owned(),
+                },
+            },
+            PromptMessage::user("Please analyze the image above."),
+        ])
+    }
+
+    #[prompt]
+    async fn scoped_prompt(&self, _cx: ReadCx<'_>) -> ToolResult<Vec<PromptMessage>> {
+        Ok(vec![PromptMessage::user("scoped")])
     }
 }

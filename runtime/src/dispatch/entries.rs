@@ -149,7 +149,17 @@ enum Job {
     },
     /// Prompt `index` with its `arguments`.
     Get { index: usize, arguments: Value },
+    /// Values for argument `argument` of resource `resource` (a template)
+    /// or of a prompt, beginning with `value`.
+    Complete {
+        resource: Option<usize>,
+        argument: String,
+        value: String,
+    },
 }
+
+/// Completion values offered at most (the rest: `hasMore`).
+const COMPLETIONS: usize = 100;
 
 /// Decide on a `resources/read` or `prompts/get`: a call ready to run, or
 /// the answer now.
@@ -162,6 +172,28 @@ pub(super) fn prepare<S: Tools>(
     let caller = incoming.caller;
     let id = msg.id.take().unwrap_or(Value::Null);
     let peer = incoming.peer.map(|p| p.to_string()).unwrap_or_default();
+    if msg.method == "completion/complete" {
+        let mut audit = server.audit.open(
+            incoming.transport,
+            &peer,
+            "completion/complete",
+            caller.as_ref(),
+        );
+        return match admit_complete(server, &msg, caller.as_ref(), &mut audit) {
+            Ok(job) => Ok(EntryCall {
+                server: Arc::clone(server),
+                id,
+                era,
+                caller,
+                audit,
+                job,
+            }),
+            Err(why) => {
+                audit.close(why.verdict());
+                Err(server.refuse(&why, &id, era))
+            }
+        };
+    }
     let read = msg.method == "resources/read";
     let key = if read { "uri" } else { "name" };
     let Some(Value::String(target)) = msg.params.remove(key) else {
@@ -272,6 +304,73 @@ fn admit_get<S: Tools>(
     Ok(Job::Get { index, arguments })
 }
 
+/// `completion/complete`: the reference must name a resource template or a
+/// prompt the caller may use; the answer is computed when it runs.
+fn admit_complete<S: Tools>(
+    server: &McpServer<S>,
+    msg: &Message,
+    caller: Option<&Caller>,
+    audit: &mut Entry,
+) -> Result<Job, Rejection> {
+    let bad = || Rejection::InvalidParams(InvalidParams::CompletionReference);
+    let reference = msg.params.get("ref").ok_or_else(bad)?;
+    let argument = msg.params.get("argument").ok_or_else(bad)?;
+    let (Some(name), Some(value)) = (
+        argument.get("name").and_then(Value::as_str),
+        argument.get("value").and_then(Value::as_str),
+    ) else {
+        return Err(bad());
+    };
+    let unknown = |kind: EntryKind, what: String| match caller {
+        None => server.policy.unauthenticated(),
+        Some(_) => Rejection::EntryFailed {
+            kind,
+            name: what.into(),
+            message: "no such resource template or prompt".into(),
+            invalid_params: true,
+        },
+    };
+    let resource = match reference.get("type").and_then(Value::as_str) {
+        Some("ref/resource") => {
+            let uri = reference
+                .get("uri")
+                .and_then(Value::as_str)
+                .ok_or_else(bad)?;
+            let index = server
+                .registry
+                .resources()
+                .iter()
+                .position(|r| r.spec().templated && r.spec().uri == uri)
+                .ok_or_else(|| unknown(EntryKind::Resource, uri.to_owned()))?;
+            let spec = server.registry.resources()[index].spec();
+            audit.scopes(&spec.scopes);
+            server.policy.permits(spec, caller)?;
+            server.policy.within_global_budget(&spec.name, caller)?;
+            Some(index)
+        }
+        Some("ref/prompt") => {
+            let prompt = reference
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(bad)?;
+            let p = server
+                .registry
+                .prompt(prompt)
+                .ok_or_else(|| unknown(EntryKind::Prompt, prompt.to_owned()))?;
+            audit.scopes(&p.spec().scopes);
+            server.policy.permits(p.spec(), caller)?;
+            server.policy.within_global_budget(&p.spec().name, caller)?;
+            None
+        }
+        _ => return Err(bad()),
+    };
+    Ok(Job::Complete {
+        resource,
+        argument: name.to_owned(),
+        value: value.to_owned(),
+    })
+}
+
 impl<S: Tools> EntryCall<S> {
     /// Run the handler in a read-only transaction under the call timeout.
     pub(crate) async fn run(self) -> Reply {
@@ -293,6 +392,61 @@ impl<S: Tools> EntryCall<S> {
             .limits
             .timeout_ms
             .map_or(server.options.call_timeout, Duration::from_millis);
+        if let Job::Complete {
+            resource,
+            argument,
+            value,
+        } = &job
+        {
+            let values = match (resource, &db, caller.as_ref()) {
+                (Some(index), Some(db), Some(caller)) => {
+                    let r = &server.registry.resources()[*index];
+                    let record = r
+                        .spec()
+                        .record
+                        .as_deref()
+                        .and_then(|k| S::manifest().record(k));
+                    let owned_variable = r.template().variables().any(|v| v == argument);
+                    match record.filter(|_| owned_variable) {
+                        Some(rule) => {
+                            let limit = i64::try_from(COMPLETIONS + 1).unwrap_or(i64::MAX);
+                            let fetched = tokio::time::timeout(
+                                timeout,
+                                crate::store::owned_ids(db, rule, caller.subject(), value, limit),
+                            )
+                            .await;
+                            match fetched {
+                                Ok(Ok(v)) => Ok(v),
+                                Ok(Err(ToolError::Unavailable)) | Err(_) => {
+                                    Err(Rejection::Unavailable)
+                                }
+                                Ok(Err(_)) => Err(Rejection::Internal("completion")),
+                            }
+                        }
+                        None => Ok(Vec::new()),
+                    }
+                }
+                _ => Ok(Vec::new()),
+            };
+            if let Some(db) = &db {
+                db.rollback(values.is_ok()).await;
+            }
+            return match values {
+                Ok(mut values) => {
+                    let more = values.len() > COMPLETIONS;
+                    values.truncate(COMPLETIONS);
+                    audit.close(Verdict::Allowed);
+                    let result = json!({"completion": {"values": values, "hasMore": more}});
+                    Reply::ok(
+                        json!({"jsonrpc": "2.0", "id": id, "result": server.finish_result(result, era)}),
+                    )
+                }
+                Err(why) => {
+                    audit.close(why.verdict());
+                    server.refuse(&why, &id, era)
+                }
+            };
+        }
         let (kind, name, run): (EntryKind, &mcpgen_spec::Text, _) = match &job {
             Job::Read { index, uri, values } => {
                 let r = &server.registry.resources()[*index];
@@ -318,6 +472,7 @@ impl<S: Tools> EntryCall<S> {
                 .boxed();
                 (EntryKind::Prompt, &def.spec.name, run)
             }
+            Job::Complete { .. } => unreachable!("answered above"),
         };
         let outcome =
             match tokio::time::timeout(timeout, AssertUnwindSafe(run).catch_unwind()).await {
@@ -344,7 +499,7 @@ impl<S: Tools> EntryCall<S> {
         }
         let not_found_uri = match &job {
             Job::Read { uri, .. } => Some(uri.clone()),
-            Job::Get { .. } => None,
+            Job::Get { .. } | Job::Complete { .. } => None,
         };
         let (verdict, answer) = match outcome {
             Ok(result) => (Verdict::Allowed, Ok(result)),
@@ -422,6 +577,9 @@ impl<S: Tools> McpServer<S> {
         }
         if !self.registry.prompts().is_empty() {
             caps.insert("prompts".into(), json!({"listChanged": false}));
+        }
+        if !self.registry.resources().is_empty() || !self.registry.prompts().is_empty() {
+            caps.insert("completions".into(), json!({}));
         }
         caps
     }

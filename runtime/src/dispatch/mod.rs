@@ -91,7 +91,15 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
                 modern: era == Era::Modern,
             })
         }
-        (_, "resources/read" | "prompts/get") => {
+        (era, "completion/complete")
+            if server.registry.resources().is_empty() && server.registry.prompts().is_empty() =>
+        {
+            Err(Rejection::MethodNotFound {
+                method: "completion/complete".to_owned(),
+                modern: era == Era::Modern,
+            })
+        }
+        (_, "resources/read" | "prompts/get" | "completion/complete") => {
             return match entries::prepare(server, msg, era, incoming) {
                 Ok(call) => Outcome::Entry(Box::new(call)),
                 Err(reply) => Outcome::Reply(reply),

@@ -272,6 +272,13 @@ pub(crate) enum InvalidParams {
     /// `resources/read` without a string `uri`.
     #[error("`uri` (the resource to read) must be a string")]
     ResourceUri,
+    /// `completion/complete` without a `ref` (`ref/resource` with a `uri`,
+    /// or `ref/prompt` with a `name`) and an `argument` with `name` and
+    /// `value`.
+    #[error(
+        "`ref` must be {{\"type\": \"ref/resource\", \"uri\": ...}} or {{\"type\": \"ref/prompt\", \"name\": ...}}, and `argument` {{\"name\": ..., \"value\": ...}}"
+    )]
+    CompletionReference,
     /// `prompts/get` without a string `name`.
     #[error("`name` (the prompt to get) must be a string")]
     PromptName,

@@ -21,6 +21,7 @@ mod tx;
 
 pub(crate) use db::private_dir;
 pub use db::{Db, DbError, DbKind, IDLE_CHECK, now};
+pub(crate) use owned::owned_ids;
 pub use owned::{Bind, OwnedQuery};
 pub use record::Record;
 pub use tx::Conn;

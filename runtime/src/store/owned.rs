@@ -155,3 +155,37 @@ impl<'a, R: Record> OwnedQuery<'a, R> {
         (sql, params)
     }
 }
+
+/// The ids (as text) of the caller's records of `spec` that begin with
+/// `prefix`, in order, at most `limit`: what completing an owned id offers.
+/// The owner condition is `$1`, as in every query here.
+pub(crate) async fn owned_ids(
+    tx: &Tx,
+    spec: &RecordSpec,
+    subject: &str,
+    prefix: &str,
+    limit: i64,
+) -> Result<Vec<String>, ToolError> {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    let sql = format!(
+        "SELECT CAST({id} AS TEXT) FROM {table} WHERE {owner} = $1 \
+         AND CAST({id} AS TEXT) LIKE ($2 || '') ESCAPE '\\' ORDER BY 1 LIMIT ($3 + 0)",
+        id = spec.id,
+        table = spec.table,
+        owner = spec.owner
+    );
+    let params = vec![
+        Param::Text(Arc::new(subject.to_owned())),
+        Param::Text(Arc::new(pattern)),
+        Param::BigInt(limit),
+    ];
+    tx.fetch(sql, params, |row| sqlx::Row::try_get::<String, _>(row, 0))
+        .await
+}
