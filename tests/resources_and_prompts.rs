@@ -216,6 +216,37 @@ async fn resources_and_prompts_follow_the_tools_contract() {
     .await;
     assert_eq!(unknown.body["error"]["message"], "Unknown prompt: nope");
 
+    // Completion offers an owned id only to its owner.
+    let complete = |token: String, prefix: &str| {
+        let body = rpc(
+            18,
+            "completion/complete",
+            json!({"ref": {"type": "ref/resource", "uri": "note://{id}"},
+                   "argument": {"name": "id", "value": prefix}}),
+        );
+        let url = url.clone();
+        async move { post(&url, Some(&token), &body).await.body }
+    };
+    let mine = complete(alice.clone(), "note_").await;
+    assert_eq!(
+        mine["result"]["completion"]["values"],
+        json!([id]),
+        "{mine}"
+    );
+    let theirs = complete(bob.clone(), "").await;
+    assert_eq!(
+        theirs["result"]["completion"]["values"],
+        json!([]),
+        "{theirs}"
+    );
+    let narrowed = complete(alice.clone(), "note_zzz").await;
+    assert_eq!(narrowed["result"]["completion"]["values"], json!([]));
+    let refused = complete(nothing.to_owned(), "").await;
+    assert_eq!(
+        refused["error"]["code"], -31403,
+        "completion is checked like a read: {refused}"
+    );
+
     // The handshake says what the server has.
     let init = post(
         url,
@@ -234,6 +265,7 @@ async fn resources_and_prompts_follow_the_tools_contract() {
         json!({"subscribe": false, "listChanged": false})
     );
     assert_eq!(caps["prompts"], json!({"listChanged": false}));
+    assert_eq!(caps["completions"], json!({}));
 
     // Every read and get is an audit record.
     let (_, _) = server.stop();
