@@ -41,6 +41,19 @@ fn the_scope_matrix_and_metadata_are_snapshotted() {
     settings().bind(|| {
         insta::assert_json_snapshot!("scope_matrix", matrix);
         insta::assert_snapshot!("scope_matrix_markdown", scope_matrix_markdown(&registry));
+        // Each resource's and prompt's listing, as clients see it.
+        for r in registry.resources() {
+            insta::assert_json_snapshot!(
+                format!("listing_resource_{}", r.spec().name),
+                r.to_listing()
+            );
+        }
+        for p in registry.prompts() {
+            insta::assert_json_snapshot!(
+                format!("listing_prompt_{}", p.spec().name),
+                p.to_listing()
+            );
+        }
         insta::assert_json_snapshot!("protected_resource_metadata", resource_metadata::<Notes>());
         insta::assert_json_snapshot!(
             "environment_status",

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use crate::environment::ServerFacts;
 use crate::registry::{Registry, Tools};
 
-/// The scope matrix: every tool against every scope, with totals.
+/// The scope matrix: every tool, resource and prompt against every scope,
+/// with totals.
 pub fn scope_matrix<S: Tools>(registry: &Registry<S>) -> Value {
     let scopes: Vec<&str> = S::manifest().scopes.iter().map(|s| &*s.name).collect();
     let mut tools = Vec::new();
@@ -45,10 +46,52 @@ pub fn scope_matrix<S: Tools>(registry: &Registry<S>) -> Value {
             "scopes": row,
         }));
     }
+    let row = |required: &[mcpgen_spec::Text]| -> Map<String, Value> {
+        scopes
+            .iter()
+            .map(|s| {
+                (
+                    (*s).to_owned(),
+                    Value::Bool(required.iter().any(|t| t == s)),
+                )
+            })
+            .collect()
+    };
+    let requirement = |public: bool| if public { "public" } else { "scoped" };
+    let resources: Vec<Value> = registry
+        .resources()
+        .iter()
+        .map(|r| {
+            let d = r.spec();
+            json!({
+                "resource": d.name,
+                "uri": d.uri,
+                "requirement": requirement(d.public),
+                "record": d.record,
+                "scopes": row(&d.scopes),
+            })
+        })
+        .collect();
+    let prompts: Vec<Value> = registry
+        .prompts()
+        .iter()
+        .map(|p| {
+            let d = p.spec();
+            json!({
+                "prompt": d.name,
+                "requirement": requirement(d.public),
+                "scopes": row(&d.scopes),
+            })
+        })
+        .collect();
     json!({
         "scopes": scopes,
         "tools": tools,
+        "resources": resources,
+        "prompts": prompts,
         "totals": {
+            "resources": registry.resources().len(),
+            "prompts": registry.prompts().len(),
             "tools": registry.tools().len(),
             "mapped": mapped,
             "public": public,
@@ -58,7 +101,7 @@ pub fn scope_matrix<S: Tools>(registry: &Registry<S>) -> Value {
     })
 }
 
-/// The scope matrix as a Markdown table.
+/// The scope matrix as Markdown tables (tools, then resources and prompts).
 pub fn scope_matrix_markdown<S: Tools>(registry: &Registry<S>) -> String {
     let m = scope_matrix(registry);
     let scopes: Vec<&str> = m["scopes"]
@@ -87,6 +130,39 @@ pub fn scope_matrix_markdown<S: Tools>(registry: &Registry<S>) -> String {
         "\n{} tools: {} mapped to scopes, {} public, {} authenticated only (built in), {} unmapped.\n",
         totals["tools"], totals["mapped"], totals["public"], totals["authenticated_only"], totals["unmapped"]
     ));
+    for (kind, first) in [("resources", "resource"), ("prompts", "prompt")] {
+        let entries = m[kind].as_array().cloned().unwrap_or_default();
+        if entries.is_empty() {
+            continue;
+        }
+        let uri_header = if kind == "resources" { " uri |" } else { "" };
+        out.push_str(&format!(
+            "\n| {first} |{uri_header} requires | {} |\n",
+            scopes.join(" | ")
+        ));
+        out.push_str(&format!(
+            "|---|{}---|{}\n",
+            if kind == "resources" { "---|" } else { "" },
+            "---|".repeat(scopes.len())
+        ));
+        for e in &entries {
+            let cells: Vec<&str> = scopes
+                .iter()
+                .map(|s| if e["scopes"][*s] == true { "x" } else { "" })
+                .collect();
+            let uri = if kind == "resources" {
+                format!(" `{}` |", e["uri"].as_str().unwrap_or_default())
+            } else {
+                String::new()
+            };
+            out.push_str(&format!(
+                "| `{}` |{uri} {} | {} |\n",
+                e[first].as_str().unwrap_or_default(),
+                e["requirement"].as_str().unwrap_or_default(),
+                cells.join(" | ")
+            ));
+        }
+    }
     out
 }
 
