@@ -82,7 +82,7 @@ fn every_rust_snippet_is_compiled_code() {
         snippets.len()
     );
     for (before, body) in snippets {
-        if before.starts_with("<!-- add-a-tool:") {
+        if before.starts_with("<!-- add-a-tool:") || before.starts_with("<!-- add-a-resource:") {
             continue; // built by tests/readme_walkthrough.rs
         }
         let lines = significant(&body, "\u{0}");

@@ -9,7 +9,12 @@ const README: &str = include_str!("../README.md");
 
 /// The fenced block after `<!-- add-a-tool:NAME -->`.
 fn snippet(name: &str) -> String {
-    let marker = format!("<!-- add-a-tool:{name} -->");
+    snippet_of("add-a-tool", name)
+}
+
+/// The fenced block after `<!-- WALKTHROUGH:NAME -->`.
+fn snippet_of(walkthrough: &str, name: &str) -> String {
+    let marker = format!("<!-- {walkthrough}:{name} -->");
     let after = README
         .split_once(&marker)
         .unwrap_or_else(|| panic!("README has no {marker}"))
@@ -32,8 +37,14 @@ fn insert_handler(lib: &str, handler: &str) -> String {
     format!("{}{handler}\n{}", &lib[..open], &lib[open..])
 }
 
+/// The walkthroughs build in one shared target directory: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_add_a_tool_walkthrough_builds_and_its_errors_are_real() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let ws = Scratch::new("readme-walkthrough");
     let manifest = ws.read("mcp-manifest.toml");
     let lib = ws.read("app/src/lib.rs");
@@ -86,5 +97,61 @@ fn the_add_a_tool_walkthrough_builds_and_its_errors_are_real() {
     assert!(
         output.contains("mcpgen_policy_count_owned_notes ... ok"),
         "the new tool got its policy test:\n{output}"
+    );
+}
+
+#[test]
+fn the_add_a_resource_walkthrough_builds_and_its_error_is_real() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ws = Scratch::new("readme-resource-walkthrough");
+    let manifest = ws.read("mcp-manifest.toml");
+    let lib = ws.read("app/src/lib.rs");
+    let entry = snippet_of("add-a-resource", "manifest");
+    let handler = snippet_of("add-a-resource", "handler");
+    ws.write("app/src/lib.rs", &insert_handler(&lib, &handler));
+
+    // The handler without its entry: the error says what to declare.
+    let (ok, stderr) = ws.cargo(&["build", "--quiet", "-p", "notes-app"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "error: handler `note_count` has no entry in mcp-manifest.toml: declare it there, e.g."
+        ),
+        "{stderr}"
+    );
+
+    // The entry without `scopes`: the line the README quotes.
+    let with_entry = format!("{manifest}\n{entry}");
+    let unscoped: String = entry
+        .lines()
+        .filter(|l| !l.starts_with("scopes = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let header = with_entry
+        .lines()
+        .position(|l| l == "[resources.note_count]")
+        .expect("the entry is appended")
+        + 1;
+    ws.write("mcp-manifest.toml", &format!("{manifest}\n{unscoped}"));
+    let (ok, stderr) = ws.cargo(&["build", "--quiet", "-p", "notes-app"]);
+    assert!(!ok);
+    let expected = format!(
+        "mcp-manifest.toml:{header}:12: resource `note_count` has no scope, so any caller could use it"
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        README.contains(&expected),
+        "the README quotes the line as it is: {expected}"
+    );
+
+    // Both: it builds, and its generated policy test runs and passes.
+    ws.write("mcp-manifest.toml", &with_entry);
+    let (ok, output) = ws.cargo(&["test", "-p", "notes-app", "--lib"]);
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("mcpgen_policy_resource_note_count ... ok"),
+        "the new resource got its policy test:\n{output}"
     );
 }

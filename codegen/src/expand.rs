@@ -308,6 +308,37 @@ impl Expansion<'_> {
                 }
             }
         });
+        let entry_tests = self
+            .entries
+            .iter()
+            .filter(|h| match h.kind {
+                crate::entries::Kind::Resource => self.model.mcp_resource(&h.name).is_some(),
+                crate::entries::Kind::Prompt => self.model.prompt(&h.name).is_some(),
+            })
+            .map(|h| {
+                let (word, check) = match h.kind {
+                    crate::entries::Kind::Resource => ("resource", quote!(check_resource)),
+                    crate::entries::Kind::Prompt => ("prompt", quote!(check_prompt)),
+                };
+                let name = &h.name;
+                let test = format_ident!(
+                    "mcpgen_policy_{word}_{}",
+                    name.chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect::<String>()
+                );
+                quote! {
+                    /// Generated: the manifest policy holds (401 without a
+                    /// credential, 403 naming its scopes without them, listed
+                    /// only for allowed callers, another subject's record
+                    /// answers like a missing one, the database unchanged).
+                    #[test]
+                    fn #test() {
+                        ::mcpgen::__private::#check::<#self_ty>(#name, || #app);
+                    }
+                }
+            })
+            .collect::<Vec<_>>();
         let migrations = self.source.migrations_dir.as_ref().map(|dir| {
             quote! {
                 /// Generated: the binary embeds the migrations the directory
@@ -345,6 +376,7 @@ impl Expansion<'_> {
                 }
 
                 #(#policy)*
+                #(#entry_tests)*
                 #migrations
             }
         }

@@ -2,6 +2,7 @@
 //! here may change.
 
 pub use crate::error::ToolError;
+pub use crate::generated_tests::entries::{check_prompt, check_resource};
 pub use crate::generated_tests::migrations::check_migrations;
 pub use crate::generated_tests::policy::{check_tool, example_arguments};
 pub use crate::handler::context::{Invocation, ToolContext};

@@ -76,13 +76,17 @@ pub fn example_arguments(schema: &Value) -> Value {
     value(schema, schema)
 }
 
-async fn send<S: Tools>(server: &Arc<McpServer<S>>, caller: Option<Caller>, body: Value) -> Reply {
+pub(super) async fn send<S: Tools>(
+    server: &Arc<McpServer<S>>,
+    caller: Option<Caller>,
+    body: Value,
+) -> Reply {
     server
         .handle(body.to_string().as_bytes(), caller, "policy-test")
         .await
 }
 
-async fn dump(db: &Db) -> Vec<String> {
+pub(super) async fn dump(db: &Db) -> Vec<String> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
@@ -186,7 +190,7 @@ async fn check_foreign_id<S: Tools>(
 }
 
 /// The scopes a `WWW-Authenticate` challenge names.
-fn challenge_scopes(challenge: &str) -> Vec<String> {
+pub(super) fn challenge_scopes(challenge: &str) -> Vec<String> {
     challenge
         .split_once("scope=\"")
         .and_then(|(_, rest)| rest.split_once('"'))
@@ -197,7 +201,7 @@ fn challenge_scopes(challenge: &str) -> Vec<String> {
 /// The arguments the generated tests call `tool` with: its manifest
 /// `example`, checked against its input schema, or the smallest the schema
 /// takes.
-fn arguments_for<S>(tool: &Tool<S>) -> Value {
+pub(super) fn arguments_for<S>(tool: &Tool<S>) -> Value {
     let spec = tool.spec();
     let Some(example) = &spec.example else {
         return example_arguments(tool.input_schema());
@@ -224,7 +228,11 @@ pub fn check_tool<S: Tools>(name: &str, app: impl FnOnce() -> S) {
     runtime.block_on(check_tool_async::<S>(name, app()));
 }
 
-async fn check_tool_async<S: Tools>(name: &str, app: S) {
+/// A server made of `app` on a scratch SQLite database (migrated), in an
+/// environment that allows writes: what the generated tests call.
+pub(super) async fn scratch_server<S: Tools>(
+    app: S,
+) -> (Arc<McpServer<S>>, Db, std::path::PathBuf) {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -254,6 +262,11 @@ async fn check_tool_async<S: Tools>(name: &str, app: S) {
             .expect("the server starts")
             .with_store(Store::new(db.clone()).await.expect("store")),
     );
+    (server, db, dir)
+}
+
+async fn check_tool_async<S: Tools>(name: &str, app: S) {
+    let (server, db, dir) = scratch_server(app).await;
     let tool = server
         .registry()
         .get(name)
