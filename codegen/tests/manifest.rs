@@ -307,3 +307,77 @@ fn who_issues_tokens_is_chosen_per_environment() {
         ]
     );
 }
+
+#[test]
+fn resources_and_prompts_follow_the_tools_rules_and_their_own() {
+    let text = format!(
+        "{BASE}{}",
+        r#"
+[records.note]
+table = "notes"
+id = "id"
+owner = "owner_id"
+
+[clients]
+"c" = { resources = ["nope"], prompts = ["missing"] }
+
+[resources.both]
+description = "Both kinds of URI."
+uri = "notes://x"
+uri_template = "notes://{id}"
+scopes = ["a:read"]
+
+[resources.fixed_owned]
+description = "A record rule on a fixed URI."
+uri = "notes://recent"
+scopes = ["a:read"]
+records = "note"
+
+[resources.same_uri]
+description = "The same URI as fixed_owned."
+uri = "notes://recent"
+scopes = ["a:read"]
+
+[resources.bad_mime]
+description = "A MIME type that is not one."
+uri = "notes://mime"
+mime_type = "markdown"
+public = true
+
+[resources.typo]
+description = "A misspelt key."
+uri_tempalte = "notes://{id}"
+scopes = ["a:read"]
+
+[prompts.open]
+description = "Public and scoped."
+public = true
+scopes = ["a:read"]
+"#
+    );
+    // Every mistake in one pass: the misspelt key, and the rules of every
+    // entry that could be read.
+    let got: Vec<String> = mcpgen_codegen::check_manifest(&text)
+        .iter()
+        .map(|d| d.render("m.toml"))
+        .collect();
+    let expected = [
+        "m.toml:18:22: client \"c\" allows resource `nope`, which the manifest does not declare",
+        "m.toml:18:42: client \"c\" allows prompt `missing`, which the manifest does not declare",
+        "m.toml:22:7: resource `both` has both `uri` and `uri_template`: keep one",
+        "m.toml:30:11: resource `fixed_owned` names record kind `note` but has a fixed `uri`",
+        "m.toml:34:7: resources `fixed_owned` and `same_uri` have the same URI \"notes://recent\"",
+        "m.toml:40:13: resource `bad_mime`: mime_type \"markdown\" is not a MIME type",
+        "m.toml:43:12: resource `typo` has no URI",
+        "m.toml:45:1: in [resources.typo]: unknown field `uri_tempalte`",
+        "m.toml:50:10: prompt `open` is `public = true` and also lists scopes",
+    ];
+    assert_eq!(got.len(), expected.len(), "{}", got.join("\n"));
+    for e in expected {
+        assert!(
+            got.iter().any(|g| g.starts_with(e)),
+            "missing {e:?} in\n{}",
+            got.join("\n")
+        );
+    }
+}
