@@ -452,3 +452,32 @@ async fn stdio_reads_and_gets_like_http() {
     drop(stdin);
     let _ = child.wait();
 }
+
+/// A prompt's own `calls_per_minute` (the fixture's `scoped_prompt`: 2):
+/// the third get in a minute is refused 429 with `Retry-After`, audited
+/// like a tool's.
+#[tokio::test]
+async fn a_prompt_has_its_own_budget() {
+    let fixture = env!("CARGO_BIN_EXE_mcpgen-conformance-fixture");
+    let server = HttpServer::start(
+        fixture,
+        &["--jwt-public-key", &mcpgen_tests::tokens::trust_arg()],
+    );
+    let token = mcpgen_tests::tokens::token("alice", &["fixture:echo"]);
+    let get = rpc(1, "prompts/get", json!({"name": "scoped_prompt"}));
+    for _ in 0..2 {
+        let ok = post(&server.url, Some(&token), &get).await;
+        assert_eq!(ok.status, 200, "{}", ok.raw);
+    }
+    let over = post(&server.url, Some(&token), &get).await;
+    assert_eq!(over.status, 429, "{}", over.raw);
+    assert!(
+        over.raw.to_lowercase().contains("retry-after"),
+        "{}",
+        over.raw
+    );
+    assert_eq!(over.body["error"]["code"], -31429);
+    // Another subject has a budget of its own.
+    let bob = mcpgen_tests::tokens::token("bob", &["fixture:echo"]);
+    assert_eq!(post(&server.url, Some(&bob), &get).await.status, 200);
+}

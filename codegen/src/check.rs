@@ -31,10 +31,22 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     );
     for resource in &model.resources {
         mcp_resource(model, resource, &mut out);
+        limits(
+            &format!("[resources.{}]", resource.name.value),
+            &resource.calls_per_minute,
+            &resource.timeout_ms,
+            &mut out,
+        );
     }
     uris_are_distinct(model, &mut out);
     for prompt in &model.prompts {
         self::prompt(model, prompt, &mut out);
+        limits(
+            &format!("[prompts.{}]", prompt.name.value),
+            &prompt.calls_per_minute,
+            &prompt.timeout_ms,
+            &mut out,
+        );
     }
     for tool in &model.tools {
         self::tool(model, tool, &mut out);

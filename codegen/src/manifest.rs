@@ -115,6 +115,8 @@ struct RawMcpResource {
     scopes: Option<Spanned<Vec<Spanned<String>>>>,
     public: Option<Spanned<bool>>,
     records: Option<Spanned<String>>,
+    calls_per_minute: Option<Spanned<u32>>,
+    timeout_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +126,8 @@ struct RawPrompt {
     description: Spanned<String>,
     scopes: Option<Spanned<Vec<Spanned<String>>>>,
     public: Option<Spanned<bool>>,
+    calls_per_minute: Option<Spanned<u32>>,
+    timeout_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -409,6 +413,8 @@ impl<'t> Reader<'t> {
                 scopes: self.scope_list(r.scopes),
                 public: r.public.map(|p| self.located(p)),
                 records: r.records.map(|k| self.located(k)),
+                calls_per_minute: r.calls_per_minute.map(|v| self.located(v)),
+                timeout_ms: r.timeout_ms.map(|v| self.located(v)),
             })
             .collect();
         model
@@ -421,6 +427,8 @@ impl<'t> Reader<'t> {
                 description: self.located(p.description),
                 scopes: self.scope_list(p.scopes),
                 public: p.public.map(|v| self.located(v)),
+                calls_per_minute: p.calls_per_minute.map(|v| self.located(v)),
+                timeout_ms: p.timeout_ms.map(|v| self.located(v)),
             })
             .collect();
         model

@@ -150,6 +150,10 @@ pub struct McpResource {
     /// The record kind whose ownership rule applies to the template's
     /// variable.
     pub records: Option<Located<String>>,
+    /// Reads per minute per subject.
+    pub calls_per_minute: Option<Located<u32>>,
+    /// Read timeout in milliseconds, overriding `[limits]`.
+    pub timeout_ms: Option<Located<u64>>,
 }
 
 impl McpResource {
@@ -192,6 +196,8 @@ impl McpResource {
             public: self.is_public(),
             record: self.records.as_ref().map(|r| text(&r.value)),
             declared_at: text(&self.declared_at(file)),
+            calls_per_minute: self.calls_per_minute.as_ref().map(|c| u64::from(c.value)),
+            timeout_ms: self.timeout_ms.as_ref().map(|t| t.value),
         }
     }
 }
@@ -209,6 +215,10 @@ pub struct Prompt {
     pub scopes: Option<Located<Vec<Located<String>>>>,
     /// `public = true|false`, when written.
     pub public: Option<Located<bool>>,
+    /// Gets per minute per subject.
+    pub calls_per_minute: Option<Located<u32>>,
+    /// Get timeout in milliseconds, overriding `[limits]`.
+    pub timeout_ms: Option<Located<u64>>,
 }
 
 impl Prompt {
@@ -232,6 +242,8 @@ impl Prompt {
             scopes: scope_names(&self.scopes).map(text).collect(),
             public: self.is_public(),
             declared_at: text(&self.declared_at(file)),
+            calls_per_minute: self.calls_per_minute.as_ref().map(|c| u64::from(c.value)),
+            timeout_ms: self.timeout_ms.as_ref().map(|t| t.value),
         }
     }
 }

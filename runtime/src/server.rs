@@ -175,7 +175,9 @@ impl<S: Tools> McpServer<S> {
             environment.clone(),
             registry.tools().iter().map(|t| t.spec()),
             options.peer_budget_per_minute,
-        );
+        )
+        .with_entry_budgets(registry.resources().iter().map(|r| r.spec()))
+        .with_entry_budgets(registry.prompts().iter().map(|p| p.spec()));
         let mut server_info = json!({"name": manifest.server.name, "version": options.version});
         if let Some(t) = &manifest.server.title {
             server_info["title"] = t.as_ref().into();

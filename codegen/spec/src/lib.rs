@@ -294,6 +294,10 @@ pub trait Guarded {
     fn access(&self) -> Access;
     /// Whether the runtime provides it (every authenticated caller may).
     fn is_builtin(&self) -> bool;
+    /// Uses per minute per subject, if limited.
+    fn calls_per_minute(&self) -> Option<u64>;
+    /// The timeout in milliseconds, if set.
+    fn timeout_ms(&self) -> Option<u64>;
 }
 
 /// One entry of `[resources]`: data a client reads by URI.
@@ -320,6 +324,10 @@ pub struct McpResourceSpec {
     pub record: Option<Text>,
     /// Where it is declared, e.g. `mcp-manifest.toml:60:12`.
     pub declared_at: Text,
+    /// Reads per minute per subject, if limited.
+    pub calls_per_minute: Option<u64>,
+    /// The read timeout in milliseconds, if set.
+    pub timeout_ms: Option<u64>,
 }
 
 /// One entry of `[prompts]`: a message template a client gets by name.
@@ -337,6 +345,10 @@ pub struct PromptSpec {
     pub public: bool,
     /// Where it is declared.
     pub declared_at: Text,
+    /// Gets per minute per subject, if limited.
+    pub calls_per_minute: Option<u64>,
+    /// The get timeout in milliseconds, if set.
+    pub timeout_ms: Option<u64>,
 }
 
 impl Guarded for ToolSpec {
@@ -355,6 +367,12 @@ impl Guarded for ToolSpec {
     }
     fn is_builtin(&self) -> bool {
         ToolSpec::is_builtin(self)
+    }
+    fn calls_per_minute(&self) -> Option<u64> {
+        self.calls_per_minute
+    }
+    fn timeout_ms(&self) -> Option<u64> {
+        self.timeout_ms
     }
 }
 
@@ -375,6 +393,12 @@ impl Guarded for McpResourceSpec {
     fn is_builtin(&self) -> bool {
         false
     }
+    fn calls_per_minute(&self) -> Option<u64> {
+        self.calls_per_minute
+    }
+    fn timeout_ms(&self) -> Option<u64> {
+        self.timeout_ms
+    }
 }
 
 impl Guarded for PromptSpec {
@@ -393,6 +417,12 @@ impl Guarded for PromptSpec {
     }
     fn is_builtin(&self) -> bool {
         false
+    }
+    fn calls_per_minute(&self) -> Option<u64> {
+        self.calls_per_minute
+    }
+    fn timeout_ms(&self) -> Option<u64> {
+        self.timeout_ms
     }
 }
 

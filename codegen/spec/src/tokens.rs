@@ -212,6 +212,8 @@ impl ToTokens for McpResourceSpec {
         let public = self.public;
         let record = opt_text(&self.record);
         let declared_at = text(&self.declared_at);
+        let calls = opt(&self.calls_per_minute);
+        let timeout = opt(&self.timeout_ms);
         out.extend(quote!(#p::McpResourceSpec {
             name: #name,
             title: #title,
@@ -223,6 +225,8 @@ impl ToTokens for McpResourceSpec {
             public: #public,
             record: #record,
             declared_at: #declared_at,
+            calls_per_minute: #calls,
+            timeout_ms: #timeout,
         }));
     }
 }
@@ -236,6 +240,8 @@ impl ToTokens for PromptSpec {
         let scopes = list(&self.scopes, text);
         let public = self.public;
         let declared_at = text(&self.declared_at);
+        let calls = opt(&self.calls_per_minute);
+        let timeout = opt(&self.timeout_ms);
         out.extend(quote!(#p::PromptSpec {
             name: #name,
             title: #title,
@@ -243,6 +249,8 @@ impl ToTokens for PromptSpec {
             scopes: #scopes,
             public: #public,
             declared_at: #declared_at,
+            calls_per_minute: #calls,
+            timeout_ms: #timeout,
         }));
     }
 }

@@ -258,7 +258,7 @@ fn admit_read<S: Tools>(
     let spec = resource.spec();
     audit.scopes(&spec.scopes);
     server.policy.permits(spec, caller)?;
-    server.policy.within_global_budget(&spec.name, caller)?;
+    server.policy.within_entry_budget(spec, caller)?;
     let index = server
         .registry
         .resources()
@@ -295,7 +295,7 @@ fn admit_get<S: Tools>(
     let spec = server.registry.prompts()[index].spec();
     audit.scopes(&spec.scopes);
     server.policy.permits(spec, caller)?;
-    server.policy.within_global_budget(&spec.name, caller)?;
+    server.policy.within_entry_budget(spec, caller)?;
     let arguments = match msg.params.remove("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(a @ Value::Object(_)) => a,
@@ -345,7 +345,7 @@ fn admit_complete<S: Tools>(
             let spec = server.registry.resources()[index].spec();
             audit.scopes(&spec.scopes);
             server.policy.permits(spec, caller)?;
-            server.policy.within_global_budget(&spec.name, caller)?;
+            server.policy.within_entry_budget(spec, caller)?;
             Some(index)
         }
         Some("ref/prompt") => {
@@ -359,7 +359,7 @@ fn admit_complete<S: Tools>(
                 .ok_or_else(|| unknown(EntryKind::Prompt, prompt.to_owned()))?;
             audit.scopes(&p.spec().scopes);
             server.policy.permits(p.spec(), caller)?;
-            server.policy.within_global_budget(&p.spec().name, caller)?;
+            server.policy.within_entry_budget(p.spec(), caller)?;
             None
         }
         _ => return Err(bad()),
@@ -388,9 +388,15 @@ impl<S: Tools> EntryCall<S> {
         if let Some(db) = &db {
             inv = inv.with_tx(db);
         }
-        let timeout = S::manifest()
-            .limits
-            .timeout_ms
+        let own_timeout = match &job {
+            Job::Read { index, .. } => server.registry.resources()[*index].spec().timeout_ms,
+            Job::Get { index, .. } => server.registry.prompts()[*index].spec().timeout_ms,
+            Job::Complete { resource, .. } => {
+                resource.and_then(|i| server.registry.resources()[i].spec().timeout_ms)
+            }
+        };
+        let timeout = own_timeout
+            .or(S::manifest().limits.timeout_ms)
             .map_or(server.options.call_timeout, Duration::from_millis);
         if let Job::Complete {
             resource,

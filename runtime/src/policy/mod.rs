@@ -24,6 +24,8 @@ pub(crate) struct Policy {
     global: Option<Limiter>,
     /// `[tools.*] calls_per_minute`, by the tool's registry index.
     per_tool: Vec<Option<Limiter>>,
+    /// `[resources.*]` and `[prompts.*] calls_per_minute`, by `kind:name`.
+    per_entry: std::collections::BTreeMap<String, Limiter>,
     /// Each peer's budget of requests without an accepted credential.
     pub(crate) peers: PeerBudget,
 }
@@ -50,8 +52,23 @@ impl Policy {
                 .into_iter()
                 .map(|t| t.calls_per_minute.and_then(per_minute))
                 .collect(),
+            per_entry: std::collections::BTreeMap::new(),
             environment,
         }
+    }
+
+    /// The budgets of `entries` (resources and prompts) as well.
+    pub(crate) fn with_entry_budgets<'t, G: Guarded + 't>(
+        mut self,
+        entries: impl IntoIterator<Item = &'t G>,
+    ) -> Self {
+        for e in entries {
+            if let Some(l) = e.calls_per_minute().and_then(per_minute) {
+                self.per_entry
+                    .insert(format!("{}:{}", G::KIND, e.name()), l);
+            }
+        }
+        self
     }
 
     /// The environment in force.
@@ -151,24 +168,24 @@ impl Policy {
         }
     }
 
-    /// Count a read of a resource or prompt `name` against the caller's
-    /// budget across everything (`[limits] calls_per_minute`).
-    pub(crate) fn within_global_budget(
+    /// Count a use of a resource or prompt against the caller's budgets
+    /// (its own `calls_per_minute` and `[limits]`); refuse it when one is
+    /// spent.
+    pub(crate) fn within_entry_budget<G: Guarded>(
         &self,
-        name: &Text,
+        entry: &G,
         caller: Option<&Caller>,
     ) -> Result<(), Rejection> {
         let subject = caller.map_or_else(String::new, |c| c.subject().to_owned());
-        match self
-            .global
-            .as_ref()
-            .and_then(|l| l.check_key(&subject).err())
-        {
+        let spent = |limiter: Option<&Limiter>| limiter.and_then(|l| l.check_key(&subject).err());
+        let over_global = spent(self.global.as_ref());
+        let over_entry = spent(self.per_entry.get(&format!("{}:{}", G::KIND, entry.name())));
+        match over_global.or(over_entry) {
             None => Ok(()),
             Some(not_until) => {
                 let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
                 Err(Rejection::RateLimited {
-                    tool: name.clone(),
+                    tool: entry.name().clone(),
                     retry_after: not_until.wait_time_from(now).as_secs() + 1,
                 })
             }
