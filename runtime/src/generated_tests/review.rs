@@ -31,6 +31,18 @@ fn artifacts<S: Tools>(registry: &Registry<S>) -> BTreeMap<String, String> {
             pretty(&json!({"input": tool.input_schema(), "output": tool.output_schema()})),
         );
     }
+    for r in registry.resources() {
+        out.insert(
+            format!("resource_{}.json", file_name(&r.spec().name)),
+            pretty(r.to_listing()),
+        );
+    }
+    for p in registry.prompts() {
+        out.insert(
+            format!("prompt_{}.json", file_name(&p.spec().name)),
+            pretty(p.to_listing()),
+        );
+    }
     out.insert(
         "scope_matrix.json".into(),
         pretty(&artifacts::scope_matrix(registry)),
@@ -117,8 +129,10 @@ fn accepting() -> bool {
 }
 
 /// Compare every artifact of `S` with its snapshot in `dir`, an absolute
-/// path: each tool's input and output schemas (`schema_<tool>.json`),
-/// `tools/list` as each role sees it (`tools_list_<role>.json`), the scope
+/// path: each tool's input and output schemas (`schema_<tool>.json`), each
+/// resource's and prompt's listing (`resource_<name>.json`,
+/// `prompt_<name>.json`), `tools/list` as each role sees it
+/// (`tools_list_<role>.json`), the scope
 /// matrix (`.json` and `.md`), the protected-resource metadata, and each
 /// environment's status.
 ///
