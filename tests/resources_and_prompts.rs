@@ -454,8 +454,8 @@ async fn stdio_reads_and_gets_like_http() {
 }
 
 /// A prompt's own `calls_per_minute` (the fixture's `scoped_prompt`: 2):
-/// the third get in a minute is refused 429 with `Retry-After`, audited
-/// like a tool's.
+/// the third get in a minute is refused 429 with `Retry-After`; and a
+/// resource's own `timeout_ms` stops its handler, audited as a timeout.
 #[tokio::test]
 async fn a_prompt_has_its_own_budget() {
     let fixture = env!("CARGO_BIN_EXE_mcpgen-conformance-fixture");
@@ -480,4 +480,26 @@ async fn a_prompt_has_its_own_budget() {
     // Another subject has a budget of its own.
     let bob = mcpgen_tests::tokens::token("bob", &["fixture:echo"]);
     assert_eq!(post(&server.url, Some(&bob), &get).await.status, 200);
+
+    // A resource's own timeout (100 ms) stops its handler.
+    let slow = post(
+        &server.url,
+        Some(&bob),
+        &rpc(2, "resources/read", json!({"uri": "test://slow-text"})),
+    )
+    .await;
+    assert_eq!(slow.body["error"]["code"], -32603, "{}", slow.raw);
+    assert!(
+        slow.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish within 100 ms"),
+        "{}",
+        slow.raw
+    );
+    let log = server.log_with("reason=\"timeout\"");
+    assert!(
+        log.contains("tool=\"resource:test://slow-text\"") && log.contains("reason=\"timeout\""),
+        "{log}"
+    );
 }

@@ -249,7 +249,17 @@ async fn http_and_stdio_answer_alike() {
             .iter()
             .all(|n| n["method"] == "notifications/progress" && n["params"]["progressToken"] == 12)
     );
-    assert_eq!(last(13)["error"]["code"], json!(-32601));
+    // The fixture's public resources, listed alike on both transports.
+    let listed = last(13);
+    let uris: Vec<&str> = listed["result"]["resources"]
+        .as_array()
+        .map(|rs| rs.iter().filter_map(|r| r["uri"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        uris,
+        ["test://static-binary", "test://static-text"],
+        "{listed}"
+    );
     assert_eq!(last(14)["error"]["code"], json!(-32602));
     assert_eq!(last(15)["error"]["code"], json!(-32700));
 }

@@ -227,6 +227,12 @@ impl Fixture {
         Ok(ResourceContents::text("scoped"))
     }
 
+    #[resource]
+    async fn slow_text(&self, _cx: ReadCx<'_>) -> ToolResult<ResourceContents> {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok(ResourceContents::text("too late"))
+    }
+
     #[prompt]
     async fn test_simple_prompt(&self, _cx: ReadCx<'_>) -> ToolResult<Vec<PromptMessage>> {
         Ok(vec![PromptMessage::user(
