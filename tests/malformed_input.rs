@@ -178,13 +178,13 @@ fn cases() -> Vec<Case> {
             Error(400, -32602),
         ),
         legacy(
-            "unknown method (legacy)",
-            json!({"jsonrpc":"2.0","id":1,"method":"resources/list"}),
+            "unknown method (legacy): subscriptions are not offered",
+            json!({"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"test://static-text"}}),
             Error(200, -32601),
         ),
         modern(
             "unknown method (2026-07-28)",
-            "resources/list",
+            "sampling/createMessage",
             json!({}),
             Error(404, -32601),
         ),

@@ -26,7 +26,7 @@ fn body(r: &Reply) -> Value {
 /// The same rules for any entry: `use_it` is its read or get, `listing`
 /// the list that shows it (with the key of its entries and of its name).
 async fn check_guarded<S: Tools, G: Guarded>(
-    server: &std::sync::Arc<crate::McpServer<S>>,
+    server: &std::sync::Arc<crate::server::McpServer<S>>,
     db: &crate::store::Db,
     spec: &G,
     use_it: Value,
