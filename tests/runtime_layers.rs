@@ -20,7 +20,10 @@ use proc_macro2::{Delimiter, TokenStream, TokenTree};
 /// Top-level modules by layer, highest first. A module may import its own
 /// layer and those below.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("transport", &["cli", "http", "stdio", "generated_tests"]),
+    (
+        "transport",
+        &["cli", "http", "stdio", "admin", "generated_tests"],
+    ),
     ("dispatch", &["dispatch"]),
     ("server", &["server"]),
     ("policy", &["policy", "auth", "oauth"]),
@@ -38,6 +41,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "error",
             "protocol",
             "schema",
+            "telemetry",
         ],
     ),
 ];

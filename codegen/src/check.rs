@@ -185,6 +185,17 @@ fn scope(scope: &Scope, out: &mut Vec<Diagnostic>) {
             ),
         ));
     }
+    if name.starts_with(mcpgen_spec::RESERVED_SCOPE_PREFIX) {
+        out.push(Diagnostic::at(
+            scope.name.loc,
+            format!(
+                "scope `{name}` is reserved: scopes starting with `{}` belong to the mcpgen runtime \
+                 (`{}` opens the admin listener). Name the product's scope after the product, e.g. \"notes:read\"",
+                mcpgen_spec::RESERVED_SCOPE_PREFIX,
+                mcpgen_spec::ADMIN_SCOPE
+            ),
+        ));
+    }
     if scope.description.value.trim().is_empty() {
         out.push(Diagnostic::at(
             scope.description.loc,

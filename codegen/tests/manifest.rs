@@ -194,6 +194,23 @@ annotations = { destructive = false }
 }
 
 #[test]
+fn the_admin_scope_is_the_runtime_s_and_no_manifest_declares_it() {
+    let text = BASE.replace(
+        "\"a:write\" = ",
+        "\"mcpgen:admin\" = { description = \"Operate\", access = \"write\" }\n\"mcpgen:x\" = ",
+    );
+    let m = parse(&text).expect("parses");
+    let got: Vec<String> = check(&m).iter().map(|d| d.render("m.toml")).collect();
+    assert_eq!(
+        got,
+        [
+            "m.toml:10:1: scope `mcpgen:admin` is reserved: scopes starting with `mcpgen:` belong to the mcpgen runtime (`mcpgen:admin` opens the admin listener). Name the product's scope after the product, e.g. \"notes:read\"",
+            "m.toml:11:1: scope `mcpgen:x` is reserved: scopes starting with `mcpgen:` belong to the mcpgen runtime (`mcpgen:admin` opens the admin listener). Name the product's scope after the product, e.g. \"notes:read\"",
+        ]
+    );
+}
+
+#[test]
 fn resource_and_server_rules() {
     let text = r#"[server]
 name = "has space"

@@ -50,6 +50,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Transport.
+pub mod admin;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod generated_tests;
@@ -83,6 +84,7 @@ mod environment;
 mod error;
 mod protocol;
 mod schema;
+pub mod telemetry;
 
 #[doc(hidden)]
 pub mod __private;

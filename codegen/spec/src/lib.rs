@@ -37,6 +37,16 @@ pub const BUILT_IN: &str = "built in";
 /// may not reuse them.
 pub const BUILT_IN_TOOLS: &[&str] = &["get_environment_status", "verify_access"];
 
+/// The scope that opens the admin listener (operator page, key API): the
+/// runtime reserves it, and with it every scope starting with
+/// [`RESERVED_SCOPE_PREFIX`], so no manifest can declare it and no tool can
+/// require it. An access key gets it only from `keys create --scopes
+/// mcpgen:admin`.
+pub const ADMIN_SCOPE: &str = "mcpgen:admin";
+
+/// Scopes starting with this belong to the runtime (see [`ADMIN_SCOPE`]).
+pub const RESERVED_SCOPE_PREFIX: &str = "mcpgen:";
+
 macro_rules! spelled {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
         $(#[$meta])*

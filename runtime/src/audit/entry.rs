@@ -71,6 +71,17 @@ impl Entry {
 
     fn write(&mut self, verdict: Verdict) {
         self.closed = true;
+        if crate::telemetry::enabled() {
+            let (method, tool) = match self.tool.split_once(':') {
+                Some(("resource", _)) => ("resources/read", ""),
+                Some(("prompt", _)) => ("prompts/get", ""),
+                _ if self.tool == "completion/complete" => ("completion/complete", ""),
+                // Only a tool of the registry is a label.
+                _ if verdict == Verdict::UnknownTool => ("tools/call", ""),
+                _ => ("tools/call", self.tool.as_str()),
+            };
+            crate::telemetry::operation(Some(self.started), method, tool, verdict.decision());
+        }
         let record = AuditRecord {
             request_id: std::mem::take(&mut self.request_id),
             at: crate::store::now(),

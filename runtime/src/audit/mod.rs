@@ -5,6 +5,7 @@
 
 mod entry;
 mod postgres;
+pub mod query;
 mod record;
 mod sink;
 mod sqlite;

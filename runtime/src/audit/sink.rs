@@ -9,7 +9,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::record::{AuditRecord, next_request_id};
 use super::tally::Tally;
 use super::verdict::Verdict;
-use super::writer::{Msg, QUEUE, writer};
+use super::writer::{Msg, Progress, QUEUE, writer};
 use crate::store::Db;
 
 /// How the audit trail is kept in the database.
@@ -62,6 +62,8 @@ pub struct AuditSink {
     slots: Option<Arc<Semaphore>>,
     /// Refusals being counted.
     tally: Arc<Tally>,
+    /// What the writer has been sent and has done.
+    progress: Arc<Progress>,
 }
 
 impl AuditSink {
@@ -88,12 +90,20 @@ impl AuditSink {
         if let Some(retention) = options.retention {
             tokio::spawn(prune(db.clone(), retention, options.prune_every));
         }
-        tokio::spawn(writer(db, rx, Arc::clone(&slots)));
+        let progress = Arc::new(Progress::default());
+        tokio::spawn(writer(db, rx, Arc::clone(&slots), Arc::clone(&progress)));
         Self {
             tx: Some(tx),
             slots: Some(slots),
             tally: Arc::default(),
+            progress,
         }
+    }
+
+    /// Records accepted and not yet written to the database (0 without
+    /// one).
+    pub fn queued(&self) -> usize {
+        self.progress.queued()
     }
 
     /// Wait until the queue to the writer has room. Transports call this
@@ -112,12 +122,14 @@ impl AuditSink {
     /// A refusal before any tool ran: counted with those like it, the
     /// first of a window written now (`tally.rs`).
     pub(crate) fn refusal(&self, r: AuditRecord, grouped_by_credential: bool) {
+        // Counted now, written grouped.
+        crate::telemetry::decision(r.decision, r.reason, 1);
         let (first, spilled) = self.tally.count(r, grouped_by_credential);
         for r in first.into_iter().chain(spilled) {
-            self.record(r);
+            self.write(r);
         }
         let sink = self.clone();
-        self.tally.tick(move |r| sink.record(r));
+        self.tally.tick(move |r| sink.write(r));
     }
 
     /// A request refused before it named a tool (its credential, its
@@ -181,7 +193,14 @@ impl AuditSink {
         });
     }
 
+    /// Record a decision that is not grouped: counted and written.
     pub(crate) fn record(&self, r: AuditRecord) {
+        crate::telemetry::decision(r.decision, r.reason, r.count);
+        self.write(r);
+    }
+
+    /// Write a record (already counted).
+    fn write(&self, r: AuditRecord) {
         // Every decision is a row; on stderr, refusals and failures are
         // `info`, allowed calls `debug` (one line per call is several µs of
         // a call's cost; `RUST_LOG=info,mcpgen::audit=debug` shows them).
@@ -220,7 +239,11 @@ impl AuditSink {
                 .and_then(|s| s.try_acquire().ok())
                 .map(tokio::sync::SemaphorePermit::forget)
                 .is_some();
-            let _ = tx.send(Msg::Record(r, slot));
+            if tx.send(Msg::Record(r, slot)).is_ok() {
+                self.progress
+                    .sent
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     }
 
@@ -228,7 +251,7 @@ impl AuditSink {
     /// still being counted included.
     pub async fn flush(&self) {
         for r in self.tally.close_all() {
-            self.record(r);
+            self.write(r);
         }
         if let Some(tx) = &self.tx {
             let (ack, done) = oneshot::channel();

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -44,7 +45,32 @@ pub const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 /// How often an unavailable database is retried.
 pub const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
-pub(super) async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: Arc<Semaphore>) {
+/// Records sent to the writer, and records it is done with (written,
+/// refused by the database, or dropped): their difference is the queue.
+#[derive(Debug, Default)]
+pub(super) struct Progress {
+    pub(super) sent: AtomicUsize,
+    pub(super) done: AtomicUsize,
+}
+
+impl Progress {
+    /// Records accepted and not yet written.
+    pub(super) fn queued(&self) -> usize {
+        let done = self.done.load(Ordering::Relaxed);
+        self.sent.load(Ordering::Relaxed).saturating_sub(done)
+    }
+
+    fn finished(&self, n: usize) {
+        self.done.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+pub(super) async fn writer(
+    db: Db,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    slots: Arc<Semaphore>,
+    progress: Arc<Progress>,
+) {
     let mut target = Target::new(db);
     let mut pending: VecDeque<AuditRecord> = VecDeque::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
@@ -97,6 +123,7 @@ pub(super) async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: 
         if pending.len() > MAX_PENDING {
             let lost = pending.len() - MAX_PENDING;
             pending.drain(..lost);
+            progress.finished(lost);
             tracing::error!(
                 records = lost,
                 "audit backlog full: dropped the oldest records"
@@ -105,10 +132,13 @@ pub(super) async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: 
         while !pending.is_empty() {
             let n = pending.len().min(BATCH);
             let batch = Arc::new(pending.drain(..n).collect::<Vec<_>>());
+            let started = std::time::Instant::now();
             let result = target.write(&batch).await;
             last_write = std::time::Instant::now();
+            crate::telemetry::audit_write(last_write - started);
             match result {
                 Ok(()) => {
+                    progress.finished(n);
                     if failing {
                         tracing::info!("audit records are being written again");
                     }
@@ -123,12 +153,15 @@ pub(super) async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: 
                     while let Some(r) = rest.next() {
                         let one = Arc::new(vec![r]);
                         match target.write(&one).await {
-                            Ok(()) => {}
-                            Err(WriteError::Refused(message)) => tracing::error!(
-                                error = %message,
-                                request_id = %one[0].request_id,
-                                "audit record refused by the database"
-                            ),
+                            Ok(()) => progress.finished(1),
+                            Err(WriteError::Refused(message)) => {
+                                progress.finished(1);
+                                tracing::error!(
+                                    error = %message,
+                                    request_id = %one[0].request_id,
+                                    "audit record refused by the database"
+                                );
+                            }
                             Err(WriteError::Unavailable(_)) => {
                                 // Unavailable now: keep this one and the
                                 // rest for the retry.
@@ -148,6 +181,7 @@ pub(super) async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Msg>, slots: 
                 Err(WriteError::Refused(message)) => {
                     // Retrying the same record cannot help, and must not
                     // hold up the ones behind it.
+                    progress.finished(n);
                     tracing::error!(error = %message, "audit record refused by the database");
                 }
                 Err(WriteError::Unavailable(message)) => {

@@ -146,6 +146,24 @@ impl VerifiedCache {
         );
     }
 
+    /// Forget the access key `id` (it was revoked): how many entries went.
+    pub fn forget_key(&self, id: &str) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|_, e| {
+            !(e.caller.method() == crate::caller::AuthMethod::AccessKey
+                && e.caller.credential_id() == Some(id))
+        });
+        before.saturating_sub(self.entries.len())
+    }
+
+    /// Forget every access key (revocations may have been missed).
+    pub fn forget_keys(&self) -> usize {
+        let before = self.entries.len();
+        self.entries
+            .retain(|_, e| e.caller.method() != crate::caller::AuthMethod::AccessKey);
+        before.saturating_sub(self.entries.len())
+    }
+
     /// How many credentials are remembered.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -202,6 +220,33 @@ mod tests {
         });
         off.insert(f, Kind::AccessKey, &caller(None));
         assert!(off.is_empty());
+    }
+
+    #[test]
+    fn a_revoked_key_is_forgotten_and_nothing_else() {
+        let cache = VerifiedCache::default();
+        let key = |id: &str| {
+            Caller::new("alice", ["notes:read"], None).with_credential(
+                AuthMethod::AccessKey,
+                Some(id.into()),
+                None,
+            )
+        };
+        let token = Caller::new("bob", ["notes:read"], None).with_credential(
+            AuthMethod::OAuth,
+            Some("k1".into()),
+            None,
+        );
+        cache.insert(VerifiedCache::fingerprint("a"), Kind::AccessKey, &key("k1"));
+        cache.insert(VerifiedCache::fingerprint("b"), Kind::AccessKey, &key("k2"));
+        // A token whose jti happens to equal a key id is not a key.
+        cache.insert(VerifiedCache::fingerprint("t"), Kind::Token, &token);
+        assert_eq!(cache.forget_key("k1"), 1);
+        assert!(cache.get(&VerifiedCache::fingerprint("a")).is_none());
+        assert!(cache.get(&VerifiedCache::fingerprint("b")).is_some());
+        assert!(cache.get(&VerifiedCache::fingerprint("t")).is_some());
+        assert_eq!(cache.forget_keys(), 1);
+        assert_eq!(cache.len(), 1, "only the token is left");
     }
 
     #[test]

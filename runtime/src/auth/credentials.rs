@@ -33,8 +33,10 @@ impl Authenticator for Credentials {
         Box::pin(async move {
             let fingerprint = VerifiedCache::fingerprint(credential);
             if let Some(caller) = self.cache.get(&fingerprint) {
+                crate::telemetry::credential_cache(true);
                 return Ok(caller);
             }
+            crate::telemetry::credential_cache(false);
             let reference = reference_of(credential, &fingerprint);
             if credential.starts_with(keys::PREFIX) {
                 let result = match &self.keys {

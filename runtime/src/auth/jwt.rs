@@ -151,6 +151,25 @@ impl JwksSource {
         Ok(self.lookup(kid).await)
     }
 
+    /// Whether the JWKS can be had (for readiness): keys fetched within
+    /// `max_age`, or fetched now. How many keys it holds, or why not.
+    pub async fn check(&self) -> Result<usize, String> {
+        let fresh = self
+            .fetched_at
+            .read()
+            .await
+            .is_some_and(|t| t.elapsed() < self.max_age);
+        if fresh {
+            return Ok(self.cache.read().await.len());
+        }
+        let _one_at_a_time = self.fetch_lock.lock().await;
+        let keys = self.fetch().await?;
+        let n = keys.len();
+        *self.cache.write().await = keys;
+        *self.fetched_at.write().await = Some(Instant::now());
+        Ok(n)
+    }
+
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, String> {
         let set: JwkSet = self
             .http
@@ -244,6 +263,15 @@ impl JwtVerifier {
             config,
             keys,
             validations,
+        }
+    }
+
+    /// Whether this verifier's keys can be had (readiness): always for
+    /// configured keys; for a JWKS URL, see [`JwksSource::check`].
+    pub async fn ready(&self) -> Result<(), String> {
+        match &self.keys {
+            Keys::Static(_) => Ok(()),
+            Keys::Jwks(source) => source.check().await.map(drop),
         }
     }
 

@@ -27,8 +27,11 @@ const LAST_USED_GRANULARITY: i64 = 60;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// The scope is not declared in the manifest.
-    #[error("unknown scope `{scope}`: declared scopes are {declared}")]
+    /// The scope is not declared in the manifest (nor the runtime's
+    /// admin scope).
+    #[error(
+        "unknown scope `{scope}`: declared scopes are {declared} (and the admin listener's mcpgen:admin)"
+    )]
     UnknownScope {
         /// The scope asked for.
         scope: String,
@@ -143,7 +146,8 @@ impl AccessKeys {
         scopes.sort();
         scopes.dedup();
         for s in &scopes {
-            if !self.declared.contains(s) {
+            // The admin scope is the runtime's own: no manifest declares it.
+            if !self.declared.contains(s) && s != mcpgen_spec::ADMIN_SCOPE {
                 return Err(KeyError::UnknownScope {
                     scope: s.clone(),
                     declared: self.declared.join(", "),
@@ -181,16 +185,39 @@ impl AccessKeys {
         })
     }
 
-    /// Revoke a key by id. `false` if there is no such unrevoked key.
+    /// Revoke a key by id. `false` if there is no such unrevoked key. On
+    /// PostgreSQL the revocation is announced to every instance when it
+    /// commits (`store::notify`), so each drops the key from its cache at
+    /// once; otherwise a cached key works on for at most the cache's
+    /// `key_ttl`.
     pub async fn revoke(&self, id: &str) -> Result<bool, DbError> {
+        let mut tx = self.db.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE mcpgen_access_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(id)
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let revoked = done.rows_affected() == 1;
+        if revoked {
+            crate::store::notify::announce(self.db.kind(), &mut tx, &format!("key:{id}")).await?;
+        }
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    /// Whether the key `id` exists, is not revoked and has not expired.
+    pub async fn is_active(&self, id: &str) -> Result<bool, DbError> {
+        let row = sqlx::query(
+            "SELECT 1 AS live FROM mcpgen_access_keys
+             WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(id)
+        .bind(now())
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.is_some())
     }
 
     /// Every key (of `owner`, if given), newest first. Never secrets.

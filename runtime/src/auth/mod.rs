@@ -8,6 +8,8 @@ mod credentials;
 pub mod dev;
 pub mod jwt;
 pub mod keys;
+pub mod revocations;
+mod seal;
 pub mod signer;
 
 pub use crate::caller::AuthMethod;
@@ -18,4 +20,5 @@ pub(crate) use credentials::reference;
 pub use dev::DevKey;
 pub use jwt::{JwksSource, JwtConfig, JwtVerifier, Keys};
 pub use keys::{AccessKeys, KeyError, KeyInfo, NewKey};
+pub use seal::Sealer;
 pub use signer::{Grant, SigningKey};

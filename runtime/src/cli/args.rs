@@ -163,6 +163,17 @@ pub enum Command {
         /// header (repeatable).
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origins: Vec<String>,
+        /// Serve the admin listener (health, readiness, Prometheus metrics,
+        /// the operator page, the key API) on this address: never the MCP
+        /// port. Without a value, 127.0.0.1:9090. Off unless given.
+        #[arg(
+            long,
+            env = "MCPGEN_ADMIN_LISTEN",
+            value_name = "ADDR",
+            num_args = 0..=1,
+            default_missing_value = "127.0.0.1:9090"
+        )]
+        admin_listen: Option<SocketAddr>,
         /// Token verification.
         #[command(flatten)]
         auth: AuthArgs,

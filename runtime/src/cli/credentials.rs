@@ -104,9 +104,9 @@ pub fn with_access_keys<S: Tools>(mut credentials: Credentials, db: &Db) -> Cred
 pub(super) fn check_scopes<S: Tools>(scopes: &[String]) -> Result<(), BoxError> {
     let declared: Vec<&str> = S::manifest().scopes.iter().map(|s| &*s.name).collect();
     for s in scopes {
-        if !declared.contains(&s.as_str()) {
+        if !declared.contains(&s.as_str()) && s != mcpgen_spec::ADMIN_SCOPE {
             return Err(format!(
-                "unknown scope `{s}`: declared scopes are {}",
+                "unknown scope `{s}`: declared scopes are {} (and the admin listener's mcpgen:admin)",
                 declared.join(", ")
             )
             .into());

@@ -108,11 +108,25 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
     match cli.command {
         Command::Serve {
             listen,
+            admin_listen,
             allow_hosts,
             allow_origins,
             auth,
             http,
         } => {
+            if let Some(admin) = admin_listen
+                && admin.port() == listen.port()
+                && (admin.ip() == listen.ip()
+                    || admin.ip().is_unspecified()
+                    || listen.ip().is_unspecified())
+                && listen.port() != 0
+            {
+                return Err(format!(
+                    "--admin-listen {admin} is the MCP endpoint's address: the admin listener needs a port of its \
+                     own (e.g. --admin-listen 127.0.0.1:9090), never the public one"
+                )
+                .into());
+            }
             if env.runtime == RuntimeKind::Local && !listen.ip().is_loopback() {
                 return Err(format!(
                     "environment `{}` is a local runtime: it trusts development tokens for any subject, so it \
@@ -132,15 +146,51 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
                 trusted_proxies: http.trusted_proxies.clone(),
                 ..ServerOptions::default()
             };
-            let (server, db) = build::<S>(app, options, &cli.common, &auth, &env).await?;
+            let metrics = match admin_listen {
+                Some(_) => Some(crate::telemetry::prometheus()?),
+                None => None,
+            };
+            let built = build::<S>(app, options, &cli.common, &auth, &env).await?;
+            let server = Arc::clone(&built.server);
             let listener = tokio::net::TcpListener::bind(listen).await?;
             let local = listener.local_addr()?;
+            let admin = match admin_listen {
+                Some(address) => {
+                    let admin_listener =
+                        tokio::net::TcpListener::bind(address).await.map_err(|e| {
+                            format!("cannot listen on {address} for the admin listener: {e}")
+                        })?;
+                    let at = admin_listener.local_addr()?;
+                    let mut admin =
+                        crate::admin::Admin::open(Arc::clone(&server), built.db.clone())
+                            .await?
+                            .with_credential_cache(Arc::clone(&built.cache));
+                    if let Some(m) = metrics {
+                        admin = admin.with_metrics(m);
+                    }
+                    if let Some(oauth) = &built.oauth {
+                        admin = admin.with_jwks(Arc::clone(oauth));
+                    }
+                    let task = tokio::spawn(crate::admin::serve(
+                        admin_listener,
+                        Arc::new(admin),
+                        std::future::pending(),
+                    ));
+                    Some((at, task))
+                }
+                None => None,
+            };
             banner::<S>(
                 &name,
                 &server,
-                &db,
+                &built.db,
                 &format!("http://{local}{}", server.endpoint_path()),
             );
+            if let Some((at, _)) = &admin {
+                eprintln!(
+                    "  admin:       http://{at}/ (operator page; /healthz, /readyz, /metrics)"
+                );
+            }
             let limits = crate::http::Limits {
                 max_connections: http.max_connections,
                 max_connections_per_peer: http.max_connections_per_peer,
@@ -148,6 +198,9 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
                 body_timeout: http.body_timeout,
             };
             crate::http::serve(listener, Arc::clone(&server), limits, shutdown_signal()).await?;
+            if let Some((_, task)) = admin {
+                task.abort();
+            }
             server.audit().flush().await;
         }
         Command::Stdio { auth } => {
@@ -157,7 +210,9 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
                 public_url: cli.common.public_url.clone(),
                 ..ServerOptions::default()
             };
-            let (server, _db) = build::<S>(app, options, &cli.common, &auth, &env).await?;
+            let server = build::<S>(app, options, &cli.common, &auth, &env)
+                .await?
+                .server;
             let credential = std::env::var("MCPGEN_TOKEN").ok().filter(|t| !t.is_empty());
             crate::stdio::serve(
                 Arc::clone(&server),
@@ -237,18 +292,33 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
     Ok(())
 }
 
+/// A server assembled from the command line, and what the admin
+/// listener needs of it.
+struct Built<S: Tools> {
+    server: Arc<McpServer<S>>,
+    db: Db,
+    /// The verified-credential cache.
+    cache: Arc<crate::auth::VerifiedCache>,
+    /// The external authorization server's verifier, if one is trusted.
+    oauth: Option<Arc<crate::auth::JwtVerifier>>,
+}
+
 async fn build<S: Tools>(
     app: S,
     options: ServerOptions,
     common: &Common,
     auth: &AuthArgs,
     env: &EnvironmentSpec,
-) -> Result<(Arc<McpServer<S>>, Db), BoxError> {
+) -> Result<Built<S>, BoxError> {
     // Refuse a missing credential source before claiming a database.
     let audience = crate::server::resource_uri(S::manifest(), common.public_url.as_deref())?;
     let credentials = credentials::<S>(auth, env, &audience, &common.data_dir).await?;
     let (db, data) = open_db::<S>(common, env).await?;
     let mut credentials = with_access_keys::<S>(credentials, &db);
+    // On PostgreSQL, revocations reach this instance's cache at once.
+    crate::auth::revocations::follow(&db, Arc::clone(&credentials.cache));
+    let cache = Arc::clone(&credentials.cache);
+    let oauth = credentials.oauth.clone();
     let audit = AuditOptions {
         retention: Some(common.audit_retention).filter(|r| !r.is_zero()),
         ..AuditOptions::default()
@@ -301,7 +371,12 @@ async fn build<S: Tools>(
         .with_audit(audit)
         .with_store(Store::new(db.clone()).await?)
         .with_database_data(data);
-    Ok((Arc::new(server), db))
+    Ok(Built {
+        server: Arc::new(server),
+        db,
+        cache,
+        oauth,
+    })
 }
 
 fn banner<S: Tools>(program: &str, server: &McpServer<S>, db: &Db, url: &str) {

@@ -42,11 +42,15 @@ pub(crate) enum Outcome<S: Tools> {
     Entry(Box<EntryCall<S>>),
 }
 
-/// Decide what to do with one message.
+/// Decide what to do with one message. When metrics are on, its duration
+/// is measured here for the methods answered at once; calls of tools,
+/// resources and prompts are measured when their audit entry closes.
 pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_>) -> Outcome<S> {
+    let started = crate::telemetry::start();
     let msg = match protocol::parse(incoming.body) {
         Ok(m) => m,
         Err((why, id)) => {
+            crate::telemetry::operation(started, "other", "", "error");
             return Outcome::Reply(Reply::refused(
                 &Rejection::Malformed(why),
                 &id,
@@ -54,6 +58,25 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
             ));
         }
     };
+    let method = crate::telemetry::method_label(&msg.method);
+    let outcome = route(server, msg, incoming);
+    if let Outcome::Reply(r) = &outcome
+        && started.is_some()
+        && !matches!(
+            method,
+            "tools/call" | "resources/read" | "prompts/get" | "completion/complete"
+        )
+    {
+        crate::telemetry::operation(started, method, "", r.outcome());
+    }
+    outcome
+}
+
+fn route<S: Tools>(
+    server: &Arc<McpServer<S>>,
+    msg: protocol::Message,
+    incoming: Incoming<'_>,
+) -> Outcome<S> {
     let id = msg.id.clone().unwrap_or(Value::Null);
     let era = match era::negotiate(&msg, incoming.headers.as_ref()) {
         Ok(era) => era,

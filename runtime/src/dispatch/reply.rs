@@ -89,6 +89,16 @@ impl Reply {
         }
     }
 
+    /// `error` for a JSON-RPC error or an HTTP refusal, else `ok` (a
+    /// metrics label).
+    pub(crate) fn outcome(&self) -> &'static str {
+        match &self.body {
+            _ if self.status >= 400 => "error",
+            Some(Body::Json(v)) if v.get("error").is_some() => "error",
+            _ => "ok",
+        }
+    }
+
     /// The JSON-RPC error answer to request `id` refused for `why`, its
     /// challenge naming the metadata at `metadata_url`.
     pub(crate) fn refused(why: &Rejection, id: &Value, metadata_url: &str) -> Self {

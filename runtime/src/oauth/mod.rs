@@ -33,4 +33,5 @@ mod types;
 pub use authorize::{Answer, CSRF_COOKIE};
 pub use params::Params;
 pub use server::{AuthorizationServer, PATH, issuer_for};
+pub use store::ClientRow;
 pub use types::{ClientCredentials, OAuthError, OAuthSettings, ScopeInfo, scope_catalogue};

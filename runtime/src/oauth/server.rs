@@ -5,12 +5,12 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
-use aws_lc_rs::hmac;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::audit::AuditSink;
-use crate::auth::signer::{SigningKey, random_token};
+use crate::auth::Sealer;
+use crate::auth::signer::SigningKey;
 use crate::auth::{AccessKeys, JwtVerifier};
 use crate::caller::AuthMethod;
 use crate::store::{Db, DbError};
@@ -30,7 +30,7 @@ pub struct AuthorizationServer {
     pub(super) server_title: String,
     pub(super) store: OAuthStore,
     pub(super) key: SigningKey,
-    pub(super) session_key: hmac::Key,
+    pub(super) sessions: Sealer,
     pub(super) scopes: Vec<ScopeInfo>,
     pub(super) settings: OAuthSettings,
     pub(super) documents: DocumentFetcher,
@@ -84,7 +84,7 @@ impl AuthorizationServer {
             let kid = key.thumbprint();
             key.with_kid(kid)
         };
-        let session = store.secret("session_key", random_token(32)).await?;
+        let sessions = Sealer::shared(db, "session_key").await?;
         let keys = AccessKeys::new(db.clone(), scopes.iter().map(|s| s.name.clone()));
         let per_minute =
             NonZeroU32::new(settings.registrations_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -94,7 +94,7 @@ impl AuthorizationServer {
             server_title: server_title.to_owned(),
             store,
             key,
-            session_key: hmac::Key::new(hmac::HMAC_SHA256, session.as_bytes()),
+            sessions,
             scopes,
             documents: DocumentFetcher::new(settings.allow_loopback_client_documents),
             keys,
@@ -193,21 +193,20 @@ impl AuthorizationServer {
         }
     }
 
-    /// Sign `payload`: `base64url(payload).base64url(HMAC)`.
+    /// The clients it knows, the most recently used first (`limit` at
+    /// most), for the operator page.
+    pub async fn clients(&self, limit: i64) -> Result<Vec<super::store::ClientRow>, DbError> {
+        self.store.clients(limit).await
+    }
+
+    /// Sign `payload` for the browser.
     pub(super) fn seal(&self, payload: &Value) -> String {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let body = b64.encode(payload.to_string());
-        let tag = hmac::sign(&self.session_key, body.as_bytes());
-        format!("{body}.{}", b64.encode(tag.as_ref()))
+        self.sessions.seal(payload)
     }
 
     /// The payload of a value [`Self::seal`] made, if the signature holds.
     pub(super) fn unseal(&self, sealed: &str) -> Option<Value> {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let (body, tag) = sealed.split_once('.')?;
-        let tag = b64.decode(tag).ok()?;
-        hmac::verify(&self.session_key, body.as_bytes(), &tag).ok()?;
-        serde_json::from_slice(&b64.decode(body).ok()?).ok()
+        self.sessions.unseal(sealed)
     }
 }
 

@@ -64,6 +64,23 @@ pub(crate) enum Rotated {
     Invalid,
 }
 
+/// A client the authorization server knows, as the operator page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClientRow {
+    /// The client id (an https URL for a metadata document).
+    pub client_id: String,
+    /// Its name.
+    pub name: String,
+    /// Where it may be sent back to.
+    pub redirect_uris: Vec<String>,
+    /// How it authenticates at the token endpoint.
+    pub auth_method: String,
+    /// When it was registered or first fetched, Unix seconds.
+    pub created_at: i64,
+    /// When it was last used, Unix seconds.
+    pub last_used_at: i64,
+}
+
 /// The authorization server's tables.
 #[derive(Debug, Clone)]
 pub(crate) struct OAuthStore {
@@ -75,23 +92,36 @@ impl OAuthStore {
         Self { db }
     }
 
-    /// The secret called `name`: the one stored, or `fresh` stored now if
-    /// there was none. Instances starting together agree on one.
-    pub(crate) async fn secret(&self, name: &str, fresh: String) -> Result<String, DbError> {
-        sqlx::query(
-            "INSERT INTO mcpgen_oauth_secrets (name, value, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO NOTHING",
+    /// Registered and remembered clients, the most recently used first,
+    /// `limit` at most.
+    pub(crate) async fn clients(&self, limit: i64) -> Result<Vec<ClientRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT client_id, name, redirect_uris, auth_method, created_at, last_used_at
+             FROM mcpgen_oauth_clients ORDER BY last_used_at DESC, client_id LIMIT $1",
         )
-        .bind(name)
-        .bind(&fresh)
-        .bind(now())
-        .execute(self.db.pool())
+        .bind(limit)
+        .fetch_all(self.db.pool())
         .await?;
-        let row = sqlx::query("SELECT value FROM mcpgen_oauth_secrets WHERE name = $1")
-            .bind(name)
-            .fetch_one(self.db.pool())
-            .await?;
-        Ok(row.try_get("value")?)
+        rows.iter()
+            .map(|r| {
+                Ok(ClientRow {
+                    client_id: r.try_get("client_id")?,
+                    name: r.try_get("name")?,
+                    redirect_uris: serde_json::from_str(&r.try_get::<String, _>("redirect_uris")?)
+                        .unwrap_or_default(),
+                    auth_method: r.try_get("auth_method")?,
+                    created_at: r.try_get("created_at")?,
+                    last_used_at: r.try_get("last_used_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// The secret called `name`: the one stored, or `fresh` stored now if
+    /// there was none (see [`crate::store::shared_secret`]).
+    pub(crate) async fn secret(&self, name: &str, fresh: String) -> Result<String, DbError> {
+        crate::store::shared_secret(&self.db, name, fresh).await
     }
 
     /// Store a registered client, first removing some if there are `cap`

@@ -97,6 +97,19 @@ pub struct Db {
     kind: DbKind,
     description: String,
     sqlite_path: Option<String>,
+    /// PostgreSQL: the URL, for the connection that listens for
+    /// notifications (`notify.rs`). Never printed.
+    postgres_url: Option<Redacted>,
+}
+
+/// A connection string, kept and never shown (it may hold a password).
+#[derive(Clone)]
+struct Redacted(std::sync::Arc<str>);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// Unix seconds now.
@@ -207,12 +220,19 @@ impl Db {
             DbKind::Sqlite => (format!("SQLite file {description}"), Some(description)),
             DbKind::Postgres => (format!("PostgreSQL at {description}"), None),
         };
+        let postgres_url = (kind == DbKind::Postgres).then(|| Redacted(url.as_str().into()));
         Ok(Self {
             pool,
             kind,
             description,
             sqlite_path,
+            postgres_url,
         })
+    }
+
+    /// The PostgreSQL URL, for a connection of its own.
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_ref().map(|u| &*u.0)
     }
 
     /// The SQLite file's path, for an SQLite database.
@@ -248,6 +268,7 @@ impl Db {
             kind: DbKind::Sqlite,
             description: format!("{} (read-only)", self.description),
             sqlite_path: Some(path.to_owned()),
+            postgres_url: None,
         })
     }
 

@@ -13,9 +13,11 @@ use read_pool::ReadPool;
 use sqlite_reads::SqliteReads;
 
 mod db;
+pub mod notify;
 mod owned;
 mod read_pool;
 mod record;
+mod secrets;
 mod sqlite_reads;
 mod tx;
 
@@ -24,6 +26,7 @@ pub use db::{Db, DbError, DbKind, IDLE_CHECK, now};
 pub(crate) use owned::owned_ids;
 pub use owned::{Bind, OwnedQuery};
 pub use record::Record;
+pub(crate) use secrets::shared_secret;
 pub use tx::Conn;
 pub(crate) use tx::Tx;
 
