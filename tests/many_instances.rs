@@ -275,6 +275,86 @@ async fn instances_share_keys_writes_and_revocation_through_postgres() {
     }
 }
 
+/// Poll `key` on every server until each refuses it; how long the last
+/// one took, from `since`.
+async fn refused_everywhere(
+    client: &reqwest::Client,
+    servers: &[&HttpServer],
+    key: &str,
+    since: Instant,
+) -> Duration {
+    for server in servers {
+        loop {
+            let answer = post(client, &server.url, key, &search()).await;
+            if answer.status == 401 {
+                break;
+            }
+            assert!(ok(&answer), "{}", answer.raw);
+            assert!(
+                since.elapsed() < Duration::from_secs(10),
+                "a revoked key still works on {} after {:?}",
+                server.url,
+                since.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    since.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_every_instance_within_a_second_through_listen_notify() {
+    let url = create_postgres_database("notify").await;
+    // Keys are trusted from the cache for an hour: only the notification
+    // can end them sooner.
+    let (a, b) = (instance(&url, "1h"), instance(&url, "1h"));
+    let client = reqwest::Client::new();
+    let db = Db::connect(&url).await.unwrap();
+    let (silent_id, silent) = create_key(&url, "alice");
+    let (id, key) = create_key(&url, "bob");
+    for server in [&a, &b] {
+        for k in [&silent, &key] {
+            assert!(ok(&post(&client, &server.url, k, &search()).await));
+        }
+    }
+    // The control: revoked behind the runtime's back (no announcement),
+    // a cached key goes on working, so what follows is the notification's
+    // doing, not the cache's expiry.
+    sqlx::query("UPDATE mcpgen_access_keys SET revoked_at = 1 WHERE id = $1")
+        .bind(&silent_id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for server in [&a, &b] {
+        assert!(ok(&post(&client, &server.url, &silent, &search()).await));
+    }
+    // Revoked through the runtime: every instance refuses within a second.
+    notes(&url, &["keys", "revoke", &id]);
+    let took = refused_everywhere(&client, &[&a, &b], &key, Instant::now()).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+
+    // The listening connections die (a failover, a pooler's reaper): each
+    // instance listens again and forgets what it may have missed.
+    let killed: i64 = sqlx::query(
+        "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+    .get("n");
+    assert_eq!(killed, 2, "one listening connection per instance");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (id, key) = create_key(&url, "carol");
+    for server in [&a, &b] {
+        assert!(ok(&post(&client, &server.url, &key, &search()).await));
+    }
+    notes(&url, &["keys", "revoke", &id]);
+    let took = refused_everywhere(&client, &[&a, &b], &key, Instant::now()).await;
+    assert!(took < Duration::from_secs(1), "after reconnecting, took {took:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_fails_closed_and_service_resumes_without_restart() {
     let url = create_postgres_database("outage").await;
