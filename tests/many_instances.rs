@@ -352,7 +352,10 @@ async fn a_revocation_reaches_every_instance_within_a_second_through_listen_noti
     }
     notes(&url, &["keys", "revoke", &id]);
     let took = refused_everywhere(&client, &[&a, &b], &key, Instant::now()).await;
-    assert!(took < Duration::from_secs(1), "after reconnecting, took {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "after reconnecting, took {took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
