@@ -1329,3 +1329,66 @@ async fn grants_stay_within_the_key_that_made_them() {
         "{said}"
     );
 }
+
+/// Revoking a grant (RFC 7009 on its refresh token) ends its access
+/// tokens too, though they are JWTs that would verify until they expire:
+/// at once on the instance that revoked it, within a second on another
+/// instance of one PostgreSQL (through `NOTIFY`; both trust cached tokens
+/// for five minutes), and on an instance started afterwards.
+#[tokio::test]
+async fn a_revoked_grant_ends_its_access_tokens_on_every_instance() {
+    let data = mcpgen_tests::process::scratch_dir("oauth-grant-revoke");
+    let key = key_of(&create_key(&data, "alice", "notes:read", &[]));
+    let a = AuthServer::start_in(&data, &[]);
+    let b = AuthServer::beside(&a);
+    let client = a.public_client().await;
+    let v = verifier("g");
+    let code = a.authorize(&client, &key, &v, None).await;
+    let (_, tokens) = a.exchange(&client, &code, &v).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let other = {
+        // Another grant of the same person and client lives on.
+        let v = verifier("h");
+        let code = a.authorize(&client, &key, &v, None).await;
+        a.exchange(&client, &code, &v).await.1["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for s in [&a, &b] {
+        assert_eq!(tools_list(&s.resource, access).await.len(), 4);
+    }
+    let res = http()
+        .post(a.endpoint("revoke"))
+        .form(&[
+            ("token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", client.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let revoked_at = std::time::Instant::now();
+    let status = |url: String, token: String| async move {
+        post(&url, Some(&token), &call("search_owned_notes"))
+            .await
+            .status
+    };
+    assert_eq!(status(a.resource.clone(), access.to_owned()).await, 401);
+    if mcpgen_tests::databases::Backend::of_this_run() == mcpgen_tests::databases::Backend::Postgres
+    {
+        while status(b.resource.clone(), access.to_owned()).await != 401 {
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(1),
+                "the other instance still accepts the token after {:?}",
+                revoked_at.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let c = AuthServer::beside(&a);
+    assert_eq!(status(c.resource.clone(), access.to_owned()).await, 401);
+    for s in [&a, &c] {
+        assert_eq!(status(s.resource.clone(), other.clone()).await, 200);
+    }
+}

@@ -164,6 +164,15 @@ impl VerifiedCache {
         before.saturating_sub(self.entries.len())
     }
 
+    /// Forget every OAuth token (a grant was revoked: they are checked
+    /// again on their next use).
+    pub fn forget_tokens(&self) -> usize {
+        let before = self.entries.len();
+        self.entries
+            .retain(|_, e| e.caller.method() != crate::caller::AuthMethod::OAuth);
+        before.saturating_sub(self.entries.len())
+    }
+
     /// How many credentials are remembered.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -71,6 +71,7 @@ impl DevKey {
             scopes,
             client,
             ttl,
+            session: None,
         })
     }
 

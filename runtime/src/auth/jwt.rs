@@ -198,6 +198,9 @@ pub struct JwtVerifier {
     keys: Keys,
     /// The checks for each accepted algorithm, built once.
     validations: Vec<(Algorithm, Validation)>,
+    /// Grants revoked before their tokens expire (the built-in
+    /// authorization server's `sid`).
+    revoked: Option<std::sync::Arc<super::revocations::RevokedGrants>>,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +221,9 @@ struct Claims {
     azp: Option<String>,
     #[serde(default)]
     jti: Option<String>,
+    /// The grant a built-in authorization server's token belongs to.
+    #[serde(default)]
+    sid: Option<String>,
     exp: i64,
 }
 
@@ -263,7 +269,17 @@ impl JwtVerifier {
             config,
             keys,
             validations,
+            revoked: None,
         }
+    }
+
+    /// Refuse tokens whose grant (`sid`) is in `revoked`.
+    pub fn with_revoked_grants(
+        mut self,
+        revoked: std::sync::Arc<super::revocations::RevokedGrants>,
+    ) -> Self {
+        self.revoked = Some(revoked);
+        self
     }
 
     /// Whether this verifier's keys can be had (readiness): always for
@@ -352,6 +368,11 @@ impl JwtVerifier {
             (None, Some(ScopeList::List(l))) => l.clone(),
             (None, None) => Vec::new(),
         };
+        if let (Some(revoked), Some(sid)) = (&self.revoked, &claims.sid)
+            && revoked.is_revoked(sid)
+        {
+            return Err(AuthError::InvalidToken);
+        }
         let client = claims.client_id.or(claims.azp);
         Ok(Caller::new(claims.sub, scopes, client).with_credential(
             self.config.method,

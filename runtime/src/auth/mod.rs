@@ -20,5 +20,6 @@ pub(crate) use credentials::reference;
 pub use dev::DevKey;
 pub use jwt::{JwksSource, JwtConfig, JwtVerifier, Keys};
 pub use keys::{AccessKeys, KeyError, KeyInfo, NewKey};
+pub use revocations::RevokedGrants;
 pub use seal::Sealer;
 pub use signer::{Grant, SigningKey};

@@ -29,6 +29,8 @@ pub struct Grant<'a> {
     pub client: Option<&'a str>,
     /// How long it lives.
     pub ttl: Duration,
+    /// `sid`: the grant it belongs to, so that revoking the grant ends it.
+    pub session: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +43,8 @@ struct Claims<'a> {
     exp: i64,
     jti: String,
     scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
 }
@@ -111,6 +115,7 @@ impl SigningKey {
             exp: iat.saturating_add(i64::try_from(grant.ttl.as_secs()).unwrap_or(i64::MAX)),
             jti: random_token(12),
             scope: grant.scopes.join(" "),
+            sid: grant.session,
             client_id: grant.client,
         };
         encode(&header, &claims, &EncodingKey::from_ed_der(&self.pkcs8))

@@ -315,8 +315,6 @@ async fn build<S: Tools>(
     let credentials = credentials::<S>(auth, env, &audience, &common.data_dir).await?;
     let (db, data) = open_db::<S>(common, env).await?;
     let mut credentials = with_access_keys::<S>(credentials, &db);
-    // On PostgreSQL, revocations reach this instance's cache at once.
-    crate::auth::revocations::follow(&db, Arc::clone(&credentials.cache));
     let cache = Arc::clone(&credentials.cache);
     let oauth = credentials.oauth.clone();
     let audit = AuditOptions {
@@ -366,6 +364,12 @@ async fn build<S: Tools>(
         credentials.builtin = Some(Arc::new(a.verifier()));
         server = server.with_authorization_server(Arc::new(a));
     }
+    // On PostgreSQL, revocations reach this instance's cache at once.
+    crate::auth::revocations::follow(
+        &db,
+        Arc::clone(&cache),
+        server.authorization_server().map(|a| a.revoked_grants()),
+    );
     let server = server
         .with_authenticator(Arc::new(credentials))
         .with_audit(audit)

@@ -9,9 +9,11 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::audit::AuditSink;
-use crate::auth::Sealer;
+use std::sync::Arc;
+
 use crate::auth::signer::SigningKey;
 use crate::auth::{AccessKeys, JwtVerifier};
+use crate::auth::{RevokedGrants, Sealer};
 use crate::caller::AuthMethod;
 use crate::store::{Db, DbError};
 
@@ -29,6 +31,8 @@ pub struct AuthorizationServer {
     pub(super) resource: String,
     pub(super) server_title: String,
     pub(super) store: OAuthStore,
+    /// Grants revoked while their tokens may live.
+    revoked: Arc<RevokedGrants>,
     pub(super) key: SigningKey,
     pub(super) sessions: Sealer,
     pub(super) scopes: Vec<ScopeInfo>,
@@ -71,7 +75,13 @@ impl AuthorizationServer {
         settings: OAuthSettings,
         audit: AuditSink,
     ) -> Result<Self, DbError> {
-        let store = OAuthStore::new(db.clone());
+        // A revoked grant's access tokens are refused for as long as they
+        // can live (the token lifetime, and the verifier's leeway).
+        let revoked = Arc::new(RevokedGrants::new(
+            settings.access_token_ttl + std::time::Duration::from_secs(120),
+        ));
+        revoked.reload(db).await?;
+        let store = OAuthStore::new(db.clone()).with_revoked_grants(Arc::clone(&revoked));
         let b64 = base64::engine::general_purpose::STANDARD;
         let fresh = SigningKey::generate().map_err(|e| DbError::Query(e.to_string()))?;
         let pkcs8 = store.secret("signing_key", b64.encode(&fresh)).await?;
@@ -93,6 +103,7 @@ impl AuthorizationServer {
             resource: resource.to_owned(),
             server_title: server_title.to_owned(),
             store,
+            revoked,
             key,
             sessions,
             scopes,
@@ -118,6 +129,13 @@ impl AuthorizationServer {
     pub fn verifier(&self) -> JwtVerifier {
         self.key
             .verifier(&self.issuer, &self.resource, AuthMethod::OAuth)
+            .with_revoked_grants(Arc::clone(&self.revoked))
+    }
+
+    /// The grants revoked while their tokens may live: keep them in step
+    /// with other instances with [`crate::auth::revocations::follow`].
+    pub fn revoked_grants(&self) -> Arc<RevokedGrants> {
+        Arc::clone(&self.revoked)
     }
 
     fn endpoint(&self, name: &str) -> String {

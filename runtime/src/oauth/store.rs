@@ -85,11 +85,22 @@ pub struct ClientRow {
 #[derive(Debug, Clone)]
 pub(crate) struct OAuthStore {
     db: Db,
+    /// Grants revoked on this instance, refused by its verifier at once.
+    revoked: Option<std::sync::Arc<crate::auth::RevokedGrants>>,
 }
 
 impl OAuthStore {
     pub(crate) fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, revoked: None }
+    }
+
+    /// Record revoked grants in `revoked` as well.
+    pub(crate) fn with_revoked_grants(
+        mut self,
+        revoked: std::sync::Arc<crate::auth::RevokedGrants>,
+    ) -> Self {
+        self.revoked = Some(revoked);
+        self
     }
 
     /// Registered and remembered clients, the most recently used first,
@@ -463,14 +474,23 @@ impl OAuthStore {
     }
 
     /// Revoke every refresh token of `family`.
+    /// Revoke every refresh token of `family`, and with them the access
+    /// tokens of the grant: on this instance now, on the others through
+    /// the database's announcement (`store::notify`).
     pub(crate) async fn revoke_family(&self, family: &str) -> Result<u64, DbError> {
+        let mut tx = self.db.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE mcpgen_oauth_refresh SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(family)
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
+        crate::store::notify::announce(self.db.kind(), &mut tx, &format!("grant:{family}")).await?;
+        tx.commit().await?;
+        if let Some(revoked) = &self.revoked {
+            revoked.revoke(family);
+        }
         Ok(done.rows_affected())
     }
 }

@@ -380,6 +380,7 @@ impl AuthorizationServer {
                 scopes: &scopes,
                 client: Some(&r.client_id),
                 ttl,
+                session: Some(&r.family),
             })
             .map_err(|_| OAuthError::new("server_error", "cannot sign the access token"))?;
         let refresh = format!("mcpr_{}", random_token(32));
