@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "protocol",
             "schema",
             "telemetry",
+            "trace",
         ],
     ),
 ];

@@ -85,6 +85,7 @@ mod error;
 mod protocol;
 mod schema;
 pub mod telemetry;
+pub mod trace;
 
 #[doc(hidden)]
 pub mod __private;

@@ -92,6 +92,10 @@ where
                 caller,
                 transport: "stdio",
                 peer: None,
+                timing: dispatch::Timing {
+                    started: crate::trace::now(),
+                    authenticated: None,
+                },
             },
         );
         match outcome {

@@ -55,6 +55,20 @@ pub struct Common {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+    /// Send a trace span of every request to this OpenTelemetry collector
+    /// (its OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces).
+    /// Off unless given.
+    #[arg(
+        long,
+        global = true,
+        env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        value_name = "URL"
+    )]
+    pub otlp_endpoint: Option<String>,
+    /// Put each tool call's arguments in its span (they may hold user
+    /// data: off unless asked).
+    #[arg(long, global = true, env = "MCPGEN_OTLP_RECORD_ARGUMENTS")]
+    pub otlp_record_arguments: bool,
 }
 
 /// How log lines are written.

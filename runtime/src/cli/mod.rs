@@ -105,6 +105,35 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
     let cli = Cli::from_arg_matches(&matches).map_err(|e| e.exit())?;
     let _logs = init_tracing(cli.common.log_format);
     let env = environment::select(manifest, &cli.common.env)?;
+    let traces = match &cli.common.otlp_endpoint {
+        Some(endpoint) => {
+            let options = crate::trace::TraceOptions {
+                endpoint: endpoint.clone(),
+                service_name: manifest.server.name.to_string(),
+                service_version: version.to_owned(),
+                record_arguments: cli.common.otlp_record_arguments,
+            };
+            // The exporter's HTTP client blocks: made (and, below, shut
+            // down) off the async runtime's threads.
+            Some(tokio::task::spawn_blocking(move || crate::trace::install(&options)).await??)
+        }
+        None => None,
+    };
+    let result = command::<S>(app, version, cli, &name, manifest, env).await;
+    if let Some(traces) = traces {
+        let _ = tokio::task::spawn_blocking(move || drop(traces)).await;
+    }
+    result
+}
+
+async fn command<S: Tools>(
+    app: S,
+    version: &'static str,
+    cli: Cli,
+    name: &str,
+    manifest: &'static mcpgen_spec::ManifestSpec,
+    env: EnvironmentSpec,
+) -> Result<(), BoxError> {
     match cli.command {
         Command::Serve {
             listen,
@@ -181,7 +210,7 @@ pub async fn run<S: Tools>(app: S, version: &'static str) -> Result<(), BoxError
                 None => None,
             };
             banner::<S>(
-                &name,
+                name,
                 &server,
                 &built.db,
                 &format!("http://{local}{}", server.endpoint_path()),

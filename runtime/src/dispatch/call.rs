@@ -41,6 +41,8 @@ pub(crate) struct ToolCall<S: Tools> {
     progress_token: Option<Value>,
     log_level: Option<LogLevel>,
     audit: Entry,
+    /// The request's trace span, when tracing.
+    pub(super) span: Option<crate::trace::RequestSpan>,
 }
 
 /// Decide on a `tools/call`: a call ready to run, or the answer now.
@@ -92,6 +94,7 @@ pub(super) fn prepare<S: Tools>(
                 progress_token,
                 log_level,
                 audit,
+                span: None,
             })
         }
         Err(why) => {
@@ -155,6 +158,10 @@ impl<S: Tools> ToolCall<S> {
         let server = Arc::clone(&self.server);
         let def = server.registry.tools()[self.index].def();
         let spec = &def.spec;
+        let span = self.span.take();
+        if let Some(span) = &span {
+            span.arguments(&arguments);
+        }
         let notifier = tx.map(|tx| {
             Notifier::new(
                 tx,
@@ -178,6 +185,7 @@ impl<S: Tools> ToolCall<S> {
             .timeout_ms
             .or(S::manifest().limits.timeout_ms)
             .map_or(server.options.call_timeout, Duration::from_millis);
+        let began = crate::trace::now();
         let outcome = match tokio::time::timeout(timeout, run).await {
             Ok(Ok(Ok(result))) => Ok(result),
             Ok(Ok(Err(e))) => Err(Failure::Tool(e)),
@@ -196,6 +204,18 @@ impl<S: Tools> ToolCall<S> {
             }
             Err(_) => Err(Failure::Timeout),
         };
+        if let (Some(span), Some(began)) = (&span, began) {
+            span.child(
+                "handler",
+                (began, std::time::SystemTime::now()),
+                vec![opentelemetry::KeyValue::new(
+                    "gen_ai.tool.name",
+                    spec.name.to_string(),
+                )],
+            );
+        }
+        let ending = crate::trace::now();
+        let committing = outcome.is_ok() && spec.access == Access::Write;
         // Commit only a write that succeeded; everything else rolls back,
         // so a failed or stopped write leaves nothing behind.
         let outcome = match (outcome, &db) {
@@ -220,12 +240,27 @@ impl<S: Tools> ToolCall<S> {
             }
             (outcome, None) => outcome,
         };
+        if let (Some(span), Some(ending), Some(_)) = (&span, ending, &db) {
+            let name = if committing {
+                "database commit"
+            } else {
+                "database release"
+            };
+            span.child(name, (ending, std::time::SystemTime::now()), Vec::new());
+        }
         drop(notifier);
         let (verdict, answer) = match outcome {
             Ok(result) => (Verdict::Allowed, Ok(result)),
             Err(failure) => failure.answer(timeout),
         };
         self.audit.close(verdict);
+        if let Some(span) = &span {
+            match &answer {
+                Ok(r) if r.is_error => span.fail("tool_error".to_owned()),
+                Ok(_) => {}
+                Err(why) => span.fail(why.code().to_string()),
+            }
+        }
         match answer {
             Ok(result) => server.call_reply(&self.id, &result, self.era),
             Err(why) => server.refuse(&why, &self.id, self.era),

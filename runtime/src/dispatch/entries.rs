@@ -138,6 +138,8 @@ pub(crate) struct EntryCall<S: Tools> {
     caller: Option<Caller>,
     audit: Entry,
     job: Job,
+    /// The request's trace span, when tracing.
+    pub(super) span: Option<crate::trace::RequestSpan>,
 }
 
 enum Job {
@@ -187,6 +189,7 @@ pub(super) fn prepare<S: Tools>(
                 caller,
                 audit,
                 job,
+                span: None,
             }),
             Err(why) => {
                 audit.close(why.verdict());
@@ -228,6 +231,7 @@ pub(super) fn prepare<S: Tools>(
             caller,
             audit,
             job,
+            span: None,
         }),
         Err(why) => {
             audit.close(why.verdict());
@@ -373,7 +377,22 @@ fn admit_complete<S: Tools>(
 
 impl<S: Tools> EntryCall<S> {
     /// Run the handler in a read-only transaction under the call timeout.
-    pub(crate) async fn run(self) -> Reply {
+    pub(crate) async fn run(mut self) -> Reply {
+        let span = self.span.take();
+        let began = crate::trace::now();
+        let reply = self.answer().await;
+        if let Some(span) = &span {
+            if let Some(began) = began {
+                span.child("handler", (began, std::time::SystemTime::now()), Vec::new());
+            }
+            if let Some(error) = reply.error_type() {
+                span.fail(error);
+            }
+        }
+        reply
+    }
+
+    async fn answer(self) -> Reply {
         let Self {
             server,
             id,
@@ -381,6 +400,7 @@ impl<S: Tools> EntryCall<S> {
             caller,
             audit,
             job,
+            span: _,
         } = self;
         let db = server.store.as_ref().map(|s| s.begin(Access::Read));
         let mut inv =

@@ -1,9 +1,11 @@
 //! One message as a transport hands it to dispatch.
 
 use std::net::IpAddr;
+use std::time::SystemTime;
 
 use crate::caller::Caller;
 use crate::dispatch::era::ProtocolHeaders;
+use crate::trace::Timed;
 
 /// One message as a transport received it.
 pub(crate) struct Incoming<'a> {
@@ -17,4 +19,16 @@ pub(crate) struct Incoming<'a> {
     pub(crate) transport: &'static str,
     /// The peer's address (HTTP), for the audit trail.
     pub(crate) peer: Option<IpAddr>,
+    /// When tracing: when the request arrived, and how its credential was
+    /// checked (HTTP).
+    pub(crate) timing: Timing,
+}
+
+/// When tracing, when a request's steps before dispatch ran.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Timing {
+    /// When the request arrived.
+    pub(crate) started: Option<SystemTime>,
+    /// Its credential's check.
+    pub(crate) authenticated: Option<Timed>,
 }

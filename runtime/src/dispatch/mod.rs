@@ -27,7 +27,7 @@ mod reply;
 pub(crate) use call::ToolCall;
 pub(crate) use entries::EntryCall;
 pub(crate) use era::{Header, ProtocolHeaders};
-pub(crate) use incoming::Incoming;
+pub(crate) use incoming::{Incoming, Timing};
 pub(crate) use reply::{Body, Reply};
 
 use era::Era;
@@ -59,17 +59,65 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
         }
     };
     let method = crate::telemetry::method_label(&msg.method);
-    let outcome = route(server, msg, incoming);
-    if let Outcome::Reply(r) = &outcome
-        && started.is_some()
-        && !matches!(
-            method,
-            "tools/call" | "resources/read" | "prompts/get" | "completion/complete"
-        )
-    {
-        crate::telemetry::operation(started, method, "", r.outcome());
+    let span = crate::trace::enabled()
+        .then(|| request_span(server, &msg, method, &incoming))
+        .flatten();
+    let mut outcome = route(server, msg, incoming);
+    match &mut outcome {
+        Outcome::Reply(r) => {
+            if started.is_some()
+                && !matches!(
+                    method,
+                    "tools/call" | "resources/read" | "prompts/get" | "completion/complete"
+                )
+            {
+                crate::telemetry::operation(started, method, "", r.outcome());
+            }
+            if let (Some(span), Some(error)) = (&span, r.error_type()) {
+                span.fail(error);
+            }
+        }
+        Outcome::Call(call) => call.span = span,
+        Outcome::Entry(call) => call.span = span,
     }
     outcome
+}
+
+/// The request's trace span: what it calls (only names the registry has),
+/// its id, protocol revision and transport, its caller's trace context.
+fn request_span<S: Tools>(
+    server: &McpServer<S>,
+    msg: &protocol::Message,
+    method: &'static str,
+    incoming: &Incoming<'_>,
+) -> Option<crate::trace::RequestSpan> {
+    let name = msg.params.get("name").and_then(Value::as_str);
+    let tool = name.filter(|n| method == "tools/call" && server.registry.position(n).is_some());
+    let prompt = name.filter(|n| method == "prompts/get" && server.registry.prompt(n).is_some());
+    let resource_uri = (method == "resources/read")
+        .then(|| msg.params.get("uri").and_then(Value::as_str))
+        .flatten();
+    let protocol_version = if msg.meta_version().is_some() || method == "server/discover" {
+        Some(protocol::MODERN)
+    } else {
+        incoming
+            .headers
+            .as_ref()
+            .and_then(|h| h.version.text())
+            .or_else(|| msg.params.get("protocolVersion").and_then(Value::as_str))
+    };
+    crate::trace::request(&crate::trace::RequestFacts {
+        method,
+        tool,
+        prompt,
+        resource_uri,
+        id: msg.id.as_ref(),
+        protocol_version,
+        transport: incoming.transport,
+        meta: msg.meta(),
+        started: incoming.timing.started,
+        authenticated: incoming.timing.authenticated,
+    })
 }
 
 fn route<S: Tools>(
@@ -217,6 +265,7 @@ impl<S: Tools> McpServer<S> {
             caller,
             transport,
             peer: None,
+            timing: Timing::default(),
         };
         match decide(self, incoming) {
             Outcome::Reply(r) => r,

@@ -99,6 +99,28 @@ impl Reply {
         }
     }
 
+    /// `error.type` of a failed answer: its JSON-RPC error code, or
+    /// `tool_error` for a tool result with `isError`; `None` when it
+    /// succeeded.
+    pub(crate) fn error_type(&self) -> Option<String> {
+        match &self.body {
+            Some(Body::Json(v)) => match v.get("error") {
+                Some(e) => Some(
+                    e["code"]
+                        .as_i64()
+                        .map_or_else(|| "error".to_owned(), |c| c.to_string()),
+                ),
+                None => (v["result"]["isError"] == true).then(|| "tool_error".to_owned()),
+            },
+            Some(Body::Serialized(s)) => {
+                let v: Value = serde_json::from_str(s).unwrap_or_default();
+                (v["result"]["isError"] == true).then(|| "tool_error".to_owned())
+            }
+            None if self.status >= 400 => Some(self.status.to_string()),
+            None => None,
+        }
+    }
+
     /// The JSON-RPC error answer to request `id` refused for `why`, its
     /// challenge naming the metadata at `metadata_url`.
     pub(crate) fn refused(why: &Rejection, id: &Value, metadata_url: &str) -> Self {

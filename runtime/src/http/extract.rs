@@ -184,7 +184,11 @@ fn peer_of(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
 /// the URL); `None` when no credential was presented. A peer that has
 /// spent its budget of requests without an accepted credential is refused
 /// here, before any credential is verified.
-pub(super) struct Authenticated(pub(super) Option<Caller>);
+pub(super) struct Authenticated(
+    pub(super) Option<Caller>,
+    /// When tracing: when the credential's check began and ended.
+    pub(super) Option<crate::trace::Timed>,
+);
 
 impl<S: Tools> FromRequestParts<ServerState<S>> for Authenticated {
     type Rejection = Refused;
@@ -248,7 +252,7 @@ impl<S: Tools> FromRequestParts<ServerState<S>> for Authenticated {
                     &Rejection::PeerOverBudget { retry_after },
                 ));
             }
-            return Ok(Self(None));
+            return Ok(Self(None, None));
         };
         if values.next().is_some() {
             // Which one would count is ambiguous: neither does.
@@ -271,8 +275,12 @@ impl<S: Tools> FromRequestParts<ServerState<S>> for Authenticated {
                 String::new(),
             ));
         };
+        let began = crate::trace::now();
         match server.authenticate(token).await {
-            Ok(caller) => Ok(Self(Some(caller))),
+            Ok(caller) => Ok(Self(
+                Some(caller),
+                began.map(|b| (b, std::time::SystemTime::now())),
+            )),
             Err(e) => {
                 let why = Rejection::from(e);
                 let verdict = match why {

@@ -72,7 +72,7 @@ async fn handle_post<S: Tools>(
     _: AcceptsJsonAndSse,
     headers: McpHeaders,
     Peer(peer): Peer,
-    Authenticated(caller): Authenticated,
+    Authenticated(caller, authenticated): Authenticated,
     LimitedBody(body): LimitedBody,
 ) -> Response {
     server.audit().ready().await;
@@ -82,6 +82,10 @@ async fn handle_post<S: Tools>(
         caller,
         transport: "http",
         peer,
+        timing: dispatch::Timing {
+            started: authenticated.map(|(start, _)| start),
+            authenticated,
+        },
     };
     match dispatch::decide(&server, incoming) {
         Outcome::Reply(r) => r.into_response(),
