@@ -520,3 +520,52 @@ async fn a_database_cut_mid_load_loses_no_acknowledged_write() {
     let unknown = stored.len() - acknowledged.len();
     assert!(unknown <= 8, "{unknown} writes stored but refused");
 }
+
+/// `/readyz` on the admin listener says when the database is gone (503,
+/// naming it, never its URL) and when it is back (200), without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database() {
+    let url = create_postgres_database("readyz").await;
+    let relay = Relay::start("127.0.0.1:5432".parse().unwrap());
+    let via_relay = url.replacen("127.0.0.1:5432", &relay.addr().to_string(), 1);
+    let mut cmd = Command::new(notes_bin());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(scratch_dir("readyz"))
+        .args(["--jwt-public-key", &trust_arg()])
+        .env("DATABASE_URL", &via_relay);
+    let server = HttpServer::from_command(cmd);
+    let log = server.log_with("admin:");
+    let admin = log
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("admin:"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the admin listener's address")
+        .trim_end_matches('/')
+        .to_owned();
+    let client = reqwest::Client::new();
+    let readyz = || async {
+        let res = client.get(format!("{admin}/readyz")).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    };
+    assert_eq!(readyz().await.0, 200);
+    relay.cut();
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503, "{body}");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let why = doc["checks"]["database"].as_str().unwrap();
+    assert!(
+        why.starts_with("the database does not answer")
+            || why.starts_with("the database did not answer within"),
+        "{body}"
+    );
+    assert!(!body.contains("postgres://") && !body.contains(&relay.addr().to_string()), "{body}");
+    // Liveness is not readiness: the process still answers.
+    let live = client.get(format!("{admin}/healthz")).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    relay.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while readyz().await.0 != 200 {
+        assert!(Instant::now() < deadline, "not ready again after the database came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

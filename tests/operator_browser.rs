@@ -54,6 +54,15 @@ async fn an_operator_reads_filters_creates_and_revokes_in_a_real_browser() {
             .status,
         403
     );
+    // A client registers with the built-in authorization server.
+    let registered = reqwest::Client::new()
+        .post(format!("{}/oauth/register", s.origin()))
+        .json(&serde_json::json!({"client_name": "Registered test client",
+                                  "redirect_uris": ["http://127.0.0.1:9/cb"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -95,6 +104,10 @@ async fn an_operator_reads_filters_creates_and_revokes_in_a_real_browser() {
     let page = text("pageText");
     assert!(page.contains("Signed in as ops"), "{page}");
     assert!(page.contains("local"), "the environment: {page}");
+    assert!(
+        page.contains("OAuth clients") && page.contains("Registered test client"),
+        "the built-in authorization server's clients: {page}"
+    );
     let matrix = text("matrixText");
     for entry in [
         "search_owned_notes",

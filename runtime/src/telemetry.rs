@@ -42,6 +42,9 @@ const BUCKETS: &[f64] = &[
     1.0, 2.5, 5.0, 10.0,
 ];
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP: Duration = Duration::from_secs(1);
+
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
@@ -68,6 +71,20 @@ pub fn prometheus() -> Result<PrometheusHandle, String> {
                     .to_owned()
             })?;
             describe();
+            // Histograms keep their samples until upkeep folds them into
+            // their buckets: without it, memory would grow with every
+            // request between two scrapes (measured: 21 to 37 MiB over
+            // 700,000 calls with nobody scraping).
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("mcpgen-metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .map_err(|e| format!("cannot start the metrics upkeep thread: {e}"))?;
             ENABLED.store(true, Ordering::Relaxed);
             Ok(handle)
         })
