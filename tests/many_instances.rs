@@ -529,10 +529,17 @@ async fn readiness_follows_the_database() {
     let relay = Relay::start("127.0.0.1:5432".parse().unwrap());
     let via_relay = url.replacen("127.0.0.1:5432", &relay.addr().to_string(), 1);
     let mut cmd = Command::new(notes_bin());
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(scratch_dir("readyz"))
-        .args(["--jwt-public-key", &trust_arg()])
-        .env("DATABASE_URL", &via_relay);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(scratch_dir("readyz"))
+    .args(["--jwt-public-key", &trust_arg()])
+    .env("DATABASE_URL", &via_relay);
     let server = HttpServer::from_command(cmd);
     let log = server.log_with("admin:");
     let admin = log
@@ -558,14 +565,20 @@ async fn readiness_follows_the_database() {
             || why.starts_with("the database did not answer within"),
         "{body}"
     );
-    assert!(!body.contains("postgres://") && !body.contains(&relay.addr().to_string()), "{body}");
+    assert!(
+        !body.contains("postgres://") && !body.contains(&relay.addr().to_string()),
+        "{body}"
+    );
     // Liveness is not readiness: the process still answers.
     let live = client.get(format!("{admin}/healthz")).send().await.unwrap();
     assert_eq!(live.status(), 200);
     relay.restore();
     let deadline = Instant::now() + Duration::from_secs(20);
     while readyz().await.0 != 200 {
-        assert!(Instant::now() < deadline, "not ready again after the database came back");
+        assert!(
+            Instant::now() < deadline,
+            "not ready again after the database came back"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
