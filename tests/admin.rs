@@ -19,14 +19,7 @@ fn with_admin(extra: &[&str]) -> (HttpServer, String, std::path::PathBuf) {
         &data,
         &[&["--admin-listen", "127.0.0.1:0"], extra].concat(),
     );
-    let log = s.log_with("admin:");
-    let admin = log
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("admin:"))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no admin address in the banner:\n{log}"))
-        .trim_end_matches('/')
-        .to_owned();
+    let admin = s.admin_origin();
     (s, admin, data)
 }
 
@@ -50,11 +43,7 @@ async fn the_admin_listener_is_off_unless_asked_and_never_the_mcp_port() {
         assert_eq!(status, 404, "{path} on the MCP port");
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = mcpgen_tests::oauth::free_port();
     let at = format!("127.0.0.1:{port}");
     let (ok, _, err) = cli(
         &scratch_dir("admin-same-port"),
@@ -150,11 +139,7 @@ async fn health_readiness_and_metrics_of_real_calls() {
 #[tokio::test]
 async fn readiness_names_an_unreachable_jwks() {
     // A port with nothing listening.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = mcpgen_tests::oauth::free_port();
     let jwks = format!("http://127.0.0.1:{port}/jwks");
     let (_s, admin, _) = with_admin(&["--jwks-url", &jwks, "--issuer", "https://auth.example.com"]);
     let (status, body) = get(&format!("{admin}/readyz"), None).await;
@@ -306,5 +291,141 @@ async fn the_key_api_needs_the_admin_scope_and_a_revoked_key_fails_at_once() {
                 format!("key:{id}")
             ),
         ]
+    );
+}
+
+/// The operator page's forms: a session opened by signing in, and every
+/// POST that changes something refused without the session's CSRF token
+/// (the key stays active), done with it.
+#[tokio::test]
+async fn operator_forms_need_the_session_and_its_csrf_token() {
+    let (s, admin, data) = with_admin(&[]);
+    let ops = create_key(&data, "ops", "mcpgen:admin", &[]);
+    let bob = create_key(&data, "bob", "notes:read", &[]);
+    let bob_id = bob["id"].as_str().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie_of = |res: &reqwest::Response, name: &str| -> String {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_else(|| panic!("no {name} cookie"))
+            .to_owned()
+    };
+    let hidden = |html: &str| -> String {
+        let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        html[at..].split('"').next().unwrap().to_owned()
+    };
+    // Signed out, the page is the sign-in form; a revoke is refused.
+    let res = http.get(format!("{admin}/")).send().await.unwrap();
+    let sign_in_cookie = cookie_of(&res, "mcpgen_admin_sign_in");
+    let form = res.text().await.unwrap();
+    assert!(form.contains("Admin credential"), "{form}");
+    let res = http
+        .post(format!("{admin}/keys/{bob_id}/revoke"))
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Signing in without the form's token is refused too.
+    let res = http
+        .post(format!("{admin}/sign-in"))
+        .header("cookie", &sign_in_cookie)
+        .form(&[
+            ("credential", ops["key"].as_str().unwrap()),
+            ("csrf", "forged"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = http
+        .post(format!("{admin}/sign-in"))
+        .header("cookie", &sign_in_cookie)
+        .form(&[
+            ("credential", ops["key"].as_str().unwrap()),
+            ("csrf", &hidden(&form)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let session = cookie_of(&res, "mcpgen_admin");
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("HttpOnly; SameSite=Strict")
+    );
+    let page = http
+        .get(format!("{admin}/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Signed in as"), "{page}");
+    let csrf = hidden(&page);
+    // A forged or missing token: refused, and nothing changes.
+    for token in ["", "forged"] {
+        let res = http
+            .post(format!("{admin}/keys/{bob_id}/revoke"))
+            .header("cookie", &session)
+            .form(&[("csrf", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "token {token:?}");
+    }
+    let bob_key = bob["key"].as_str().unwrap();
+    assert_eq!(
+        post(&s.url, Some(bob_key), &call("search_owned_notes"))
+            .await
+            .status,
+        200
+    );
+    // The session's own token: revoked.
+    let res = http
+        .post(format!("{admin}/keys/{bob_id}/revoke"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        post(&s.url, Some(bob_key), &call("search_owned_notes"))
+            .await
+            .status,
+        401
+    );
+    // Revoking the operator's own key ends the session.
+    let res = http
+        .delete(format!("{admin}/api/keys/{}", ops["id"].as_str().unwrap()))
+        .bearer_auth(ops["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page = http
+        .get(format!("{admin}/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Admin credential") && !page.contains("Signed in as"),
+        "{page}"
     );
 }

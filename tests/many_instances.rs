@@ -541,14 +541,7 @@ async fn readiness_follows_the_database() {
     .args(["--jwt-public-key", &trust_arg()])
     .env("DATABASE_URL", &via_relay);
     let server = HttpServer::from_command(cmd);
-    let log = server.log_with("admin:");
-    let admin = log
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("admin:"))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("the admin listener's address")
-        .trim_end_matches('/')
-        .to_owned();
+    let admin = server.admin_origin();
     let client = reqwest::Client::new();
     let readyz = || async {
         let res = client.get(format!("{admin}/readyz")).send().await.unwrap();

@@ -31,14 +31,7 @@ async fn an_operator_reads_filters_creates_and_revokes_in_a_real_browser() {
         &data,
         &["--admin-listen", "127.0.0.1:0", "--key-cache-ttl", "1h"],
     );
-    let log = s.log_with("admin:");
-    let admin = log
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("admin:"))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("the banner names the admin listener")
-        .trim_end_matches('/')
-        .to_owned();
+    let admin = s.admin_origin();
     let ops = create_key(&data, "ops", "mcpgen:admin", &[]);
     let alice = create_key(&data, "alice", "notes:read", &[]);
     let alice_key = alice["key"].as_str().unwrap();
@@ -54,6 +47,11 @@ async fn an_operator_reads_filters_creates_and_revokes_in_a_real_browser() {
             .status,
         403
     );
+    // More decisions than one page of the audit list holds (25).
+    for _ in 0..30 {
+        let answer = post(&s.url, Some(alice_key), &call("search_owned_notes")).await;
+        assert_eq!(answer.status, 200);
+    }
     // A client registers with the built-in authorization server.
     let registered = reqwest::Client::new()
         .post(format!("{}/oauth/register", s.origin()))
@@ -138,6 +136,11 @@ async fn an_operator_reads_filters_creates_and_revokes_in_a_real_browser() {
         !tools.is_empty() && tools.iter().all(|t| t == "search_owned_notes"),
         "{tools:?}"
     );
+    // Paginated: 25 rows a page, the rest on the next.
+    assert_eq!(r["firstPageRows"], 26, "a header and 25 rows");
+    let second = r["secondPageRows"].as_u64().unwrap();
+    assert!((2..26).contains(&second), "{second} rows on page 2");
+    assert!(text("secondPageText").contains("← newer"));
     // Created on the page: shown once, and it works.
     let new_key = text("newKey");
     assert!(new_key.starts_with("mcpk_"), "{new_key}");

@@ -1,7 +1,8 @@
 // The operator page in a real browser (Debian's chromium, driven by
 // playwright-core): an operator signs in with an admin key, sees the
 // environment, the scope matrix and a key, filters the audit decisions,
-// creates a key (its secret shown once), and revokes another.
+// pages through them, creates a key (its secret shown once), and revokes
+// another.
 //
 // usage: node operator_browser.mjs ADMIN_ORIGIN ADMIN_KEY KEY_ID_TO_REVOKE SCREENSHOT_DIR
 // Prints one JSON object.
@@ -48,6 +49,14 @@ await page.goto(`${origin}/?tool=search_owned_notes`);
 out.toolFiltered = await page
   .locator("#audit-list tr td:nth-child(4)")
   .evaluateAll((tds) => tds.map((td) => td.textContent));
+
+// Pages of decisions.
+await page.goto(`${origin}/`);
+out.firstPageRows = await page.locator("#audit-list tr").count();
+await page.click("text=older →");
+await page.waitForURL(/page=2/);
+out.secondPageRows = await page.locator("#audit-list tr").count();
+out.secondPageText = await page.innerText("body");
 
 // Create a key: the secret is on the next page, once.
 await page.goto(`${origin}/`);

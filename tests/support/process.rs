@@ -131,6 +131,18 @@ impl HttpServer {
         }
     }
 
+    /// The admin listener's origin, as the banner names it (a server
+    /// started with `--admin-listen`).
+    pub fn admin_origin(&self) -> String {
+        let log = self.log_with("admin:");
+        log.lines()
+            .find_map(|l| l.trim().strip_prefix("admin:"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no admin listener in the banner:\n{log}"))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn origin(&self) -> String {
         self.url.trim_end_matches("/mcp").to_owned()
