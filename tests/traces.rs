@@ -3,7 +3,7 @@
 //! types): the example app's binary with `--otlp-endpoint`, real calls over
 //! HTTP on loopback and over stdio. Each request is one SERVER span named
 //! `{method} {target}` with the MCP semantic conventions' attributes and
-//! children for authentication, the handler and the transaction's end; a
+//! children for authentication, the handler and its database work; a
 //! `traceparent` in `params._meta` continues the caller's trace; nothing
 //! secret is in any attribute.
 
@@ -176,12 +176,25 @@ async fn every_request_is_a_server_span_that_continues_the_caller_s_trace() {
         .filter(|c| c.parent == call_span.span_id)
         .map(|c| c.name.as_str())
         .collect();
-    for child in ["authenticate", "handler", "database release"] {
+    for child in ["authenticate", "handler", "database"] {
         assert!(
             children.contains(&child),
             "{child} under the call: {children:?}"
         );
     }
+    let database = spans
+        .iter()
+        .find(|c| c.parent == call_span.span_id && c.name == "database")
+        .unwrap();
+    let system = match mcpgen_tests::databases::Backend::of_this_run() {
+        mcpgen_tests::databases::Backend::Sqlite => "sqlite",
+        mcpgen_tests::databases::Backend::Postgres => "postgresql",
+    };
+    assert_eq!(database.attributes["db.system.name"], system);
+    assert_eq!(
+        database.attributes["mcpgen.transaction.end"], "rollback",
+        "a read"
+    );
 
     let refused = span_named(&got, "tools/call create_text_note").await;
     assert_eq!(

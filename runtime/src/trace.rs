@@ -1,7 +1,7 @@
 //! Traces, with OpenTelemetry: when [`install`]ed (`serve --otlp-endpoint`),
 //! each request is a SERVER span named `{mcp.method.name} {target}` with the
 //! MCP semantic conventions' attributes, and children for its
-//! authentication, its handler and its transaction's end; a `traceparent`
+//! authentication, its handler and its database work; a `traceparent`
 //! (and `tracestate`) in `params._meta` continues the caller's trace.
 //! Spans go to an OTLP/HTTP collector in protobuf, in batches, from a
 //! thread of the SDK's own.

@@ -240,13 +240,26 @@ impl<S: Tools> ToolCall<S> {
             }
             (outcome, None) => outcome,
         };
-        if let (Some(span), Some(ending), Some(_)) = (&span, ending, &db) {
-            let name = if committing {
-                "database commit"
-            } else {
-                "database release"
+        // The handler's database work: from its first query to the end of
+        // its transaction (committed, or rolled back and released).
+        if let (Some(span), Some(ending), Some(db)) = (&span, ending, &db)
+            && let Some(first) = db.first_use()
+        {
+            let system = match server.facts.database {
+                Some("postgres") => "postgresql",
+                _ => "sqlite",
             };
-            span.child(name, (ending, std::time::SystemTime::now()), Vec::new());
+            span.child(
+                "database",
+                (first.min(ending), std::time::SystemTime::now()),
+                vec![
+                    opentelemetry::KeyValue::new("db.system.name", system),
+                    opentelemetry::KeyValue::new(
+                        "mcpgen.transaction.end",
+                        if committing { "commit" } else { "rollback" },
+                    ),
+                ],
+            );
         }
         drop(notifier);
         let (verdict, answer) = match outcome {

@@ -24,6 +24,8 @@ pub(crate) struct Tx(Arc<TxInner>);
 struct TxInner {
     source: Source,
     state: Mutex<TxState>,
+    /// When tracing: when the handler first used the database.
+    first_use: std::sync::OnceLock<std::time::SystemTime>,
 }
 
 /// Where a call's connection comes from.
@@ -74,12 +76,26 @@ impl Tx {
         Tx(Arc::new(TxInner {
             source,
             state: Mutex::new(TxState::Pending),
+            first_use: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// When tracing, when the handler first used the database (`None` if
+    /// it never did, or when not tracing).
+    pub(crate) fn first_use(&self) -> Option<std::time::SystemTime> {
+        self.0.first_use.get().copied()
+    }
+
+    fn used(&self) {
+        if let Some(now) = crate::trace::now() {
+            let _ = self.0.first_use.set(now);
+        }
     }
 
     pub(crate) async fn conn(&self) -> Result<MappedMutexGuard<'_, AnyConnection>, ToolError> {
         let mut guard = self.0.state.lock().await;
         if matches!(*guard, TxState::Pending) {
+            self.used();
             *guard = self.open().await?;
         }
         MutexGuard::try_map(guard, |state| match state {
@@ -100,6 +116,7 @@ impl Tx {
         decode: Decode<T>,
     ) -> Result<Vec<T>, ToolError> {
         if let Source::Reads(_, Some(sqlite)) = &self.0.source {
+            self.used();
             return sqlite.fetch(&sql, &params, decode).await.map_err(|e| {
                 tracing::error!(error = %e, "query failed");
                 ToolError::Unavailable
