@@ -23,6 +23,13 @@ fn with_admin(extra: &[&str]) -> (HttpServer, String, std::path::PathBuf) {
     (s, admin, data)
 }
 
+/// The status of a search by the holder of `key`.
+async fn searched(url: &str, key: &str) -> u16 {
+    post(url, Some(key), &call("search_owned_notes"))
+        .await
+        .status
+}
+
 async fn get(url: &str, bearer: Option<&str>) -> (u16, String) {
     let mut r = reqwest::Client::new().get(url);
     if let Some(b) = bearer {
@@ -75,12 +82,7 @@ async fn health_readiness_and_metrics_of_real_calls() {
     let key = create_key(&data, "alice", "notes:read", &[]);
     let key = key["key"].as_str().unwrap();
     for _ in 0..3 {
-        assert_eq!(
-            post(&s.url, Some(key), &call("search_owned_notes"))
-                .await
-                .status,
-            200
-        );
+        assert_eq!(searched(&s.url, key).await, 200);
     }
     let refused = post(&s.url, Some(key), &call("create_text_note")).await;
     assert_eq!(refused.status, 403);
@@ -238,18 +240,8 @@ async fn the_key_api_needs_the_admin_scope_and_a_revoked_key_fails_at_once() {
     assert_eq!(res.status(), 400);
 
     // The key works, and is cached for an hour...
-    assert_eq!(
-        post(&s.url, Some(bob), &call("search_owned_notes"))
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        post(&s.url, Some(bob), &call("search_owned_notes"))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(searched(&s.url, bob).await, 200);
+    assert_eq!(searched(&s.url, bob).await, 200);
     // ...and revoking it through the API stops it at once, cache or not.
     let res = http
         .delete(format!("{api}/{id}"))
@@ -386,12 +378,7 @@ async fn operator_forms_need_the_session_and_its_csrf_token() {
         assert_eq!(res.status(), 403, "token {token:?}");
     }
     let bob_key = bob["key"].as_str().unwrap();
-    assert_eq!(
-        post(&s.url, Some(bob_key), &call("search_owned_notes"))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(searched(&s.url, bob_key).await, 200);
     // The session's own token: revoked.
     let res = http
         .post(format!("{admin}/keys/{bob_id}/revoke"))
@@ -401,12 +388,7 @@ async fn operator_forms_need_the_session_and_its_csrf_token() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    assert_eq!(
-        post(&s.url, Some(bob_key), &call("search_owned_notes"))
-            .await
-            .status,
-        401
-    );
+    assert_eq!(searched(&s.url, bob_key).await, 401);
     // Revoking the operator's own key ends the session.
     let res = http
         .delete(format!("{admin}/api/keys/{}", ops["id"].as_str().unwrap()))

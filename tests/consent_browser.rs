@@ -7,22 +7,12 @@
 //! `target/consent-screenshots/` (the reviewed copies are in
 //! `snapshots/consent/`).
 
-use std::path::Path;
-use std::process::Command;
-
 use mcpgen_tests::notes::create_key;
 use mcpgen_tests::oauth::{AuthServer, param, verifier};
-use mcpgen_tests::process::clients;
-use serde_json::Value;
+use mcpgen_tests::process::run_browser_script;
 
 #[tokio::test]
 async fn a_person_allows_and_denies_in_a_real_browser() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does"
-    );
-    let c = clients();
     let s = AuthServer::start(&[]);
     let key = create_key(&s.data, "alice", "notes:read,notes:write", &[]);
     let client = s.public_client().await;
@@ -44,26 +34,11 @@ async fn a_person_allows_and_denies_in_a_real_browser() {
             }
         })
         .collect());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("target/clients/consent_browser.mjs");
-    std::fs::copy(root.join("tests/clients/consent_browser.mjs"), &script).unwrap();
-    let shots = root.join("target/consent-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new(&c.node)
-        .arg(&script)
-        .args([&allow, &deny, &mismatch, key["key"].as_str().unwrap()])
-        .arg(&shots)
-        .env("CHROMIUM", &chromium)
-        .env("HOME", &c.home)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (r, shots) = run_browser_script(
+        "consent_browser.mjs",
+        &[&allow, &deny, &mismatch, key["key"].as_str().unwrap()],
+        "consent-screenshots",
     );
-    let r: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let sign_in = r["signInText"].as_str().unwrap();
     assert!(
         sign_in.contains("Test client wants to use Notes"),

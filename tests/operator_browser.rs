@@ -8,21 +8,11 @@
 //! Screenshots go to `target/operator-screenshots/` (the reviewed copies
 //! are in `snapshots/operator/`).
 
-use std::path::Path;
-use std::process::Command;
-
 use mcpgen_tests::notes::{call, create_key, post};
-use mcpgen_tests::process::{HttpServer, clients, notes_bin, scratch_dir};
-use serde_json::Value;
+use mcpgen_tests::process::{HttpServer, notes_bin, run_browser_script, scratch_dir};
 
 #[tokio::test]
 async fn an_operator_reads_filters_creates_and_revokes_in_a_real_browser() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does"
-    );
-    let c = clients();
     let data = scratch_dir("operator");
     // Keys trusted from the cache for an hour: a revocation on the page
     // must end the key by itself, not by the cache's expiry.
@@ -63,30 +53,15 @@ async fn an_operator_reads_filters_creates_and_revokes_in_a_real_browser() {
     assert_eq!(registered.status(), 201);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("target/clients/operator_browser.mjs");
-    std::fs::copy(root.join("tests/clients/operator_browser.mjs"), &script).unwrap();
-    let shots = root.join("target/operator-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new(&c.node)
-        .arg(&script)
-        .args([
+    let (r, shots) = run_browser_script(
+        "operator_browser.mjs",
+        &[
             admin.as_str(),
             ops["key"].as_str().unwrap(),
             alice["id"].as_str().unwrap(),
-        ])
-        .arg(&shots)
-        .env("CHROMIUM", &chromium)
-        .env("HOME", &c.home)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "operator-screenshots",
     );
-    let r: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
     assert!(
         text("signInText").contains("mcpgen:admin"),

@@ -39,6 +39,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "endpoint",
             "environment",
             "error",
+            "html",
             "protocol",
             "schema",
             "telemetry",

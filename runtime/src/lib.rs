@@ -82,6 +82,7 @@ mod caller;
 mod endpoint;
 mod environment;
 mod error;
+mod html;
 mod protocol;
 mod schema;
 pub mod telemetry;

@@ -271,3 +271,42 @@ pub fn clients() -> &'static Clients {
         }
     })
 }
+
+/// Run the browser script `tests/clients/<script>` with `args` and a
+/// screenshot directory (`target/<shots>/`, returned) in Debian's chromium
+/// (`$CHROMIUM`, default `/usr/bin/chromium`) through playwright-core; the
+/// one JSON object it prints.
+pub fn run_browser_script(
+    script: &str,
+    args: &[&str],
+    shots: &str,
+) -> (serde_json::Value, PathBuf) {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does"
+    );
+    let c = clients();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Next to its node_modules, so that `import "playwright-core"` resolves.
+    let copy = root.join("target/clients").join(script);
+    std::fs::copy(root.join("tests/clients").join(script), &copy).expect("copy the script");
+    let shots = root.join("target").join(shots);
+    std::fs::create_dir_all(&shots).expect("mkdir screenshots");
+    let out = Command::new(&c.node)
+        .arg(&copy)
+        .args(args)
+        .arg(&shots)
+        .env("CHROMIUM", &chromium)
+        .env("HOME", &c.home)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{script}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    (result, shots)
+}

@@ -2,7 +2,7 @@
 //! JavaScript: the environment, the scope matrix, access keys, recent
 //! audit decisions, OAuth clients.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde_json::Value;
 
 use crate::audit::query::{AuditFilter, AuditRow};
@@ -21,19 +21,7 @@ button.danger{border-color:#b22;color:#b22}input[type=text],input[type=password]
 label{margin-right:.8rem}.denied{color:#a11}.failed{color:#a60}.allowed{color:#161}nav a{margin-right:1rem}";
 
 fn layout(title: &str, body: Markup) -> String {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                style { (PreEscaped(STYLE)) }
-            }
-            body { (body) }
-        }
-    }
-    .into_string()
+    crate::html::document(title, STYLE, body)
 }
 
 /// A Unix time, as an HTTP date (UTC).

@@ -1,7 +1,7 @@
 //! The pages a person sees: sign in, consent, and errors. Server-rendered
 //! HTML (maud escapes every value), no JavaScript, one inline style sheet.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
 
 use super::clients::{Client, redirect_host};
 use super::types::ScopeInfo;
@@ -24,20 +24,7 @@ pub(super) struct Context<'a> {
 }
 
 fn layout(title: &str, body: Markup) -> String {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="same-origin";
-                title { (title) }
-                style { (PreEscaped(STYLE)) }
-            }
-            body { (body) }
-        }
-    }
-    .into_string()
+    crate::html::document(title, STYLE, body)
 }
 
 fn who_asks(cx: &Context<'_>) -> Markup {
