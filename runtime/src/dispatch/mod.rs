@@ -73,7 +73,10 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
             {
                 crate::telemetry::operation(started, method, "", r.outcome());
             }
-            if let (Some(span), Some(error)) = (&span, r.error_type()) {
+            // Only with a span: `error_type` reads the reply back.
+            if let Some(span) = &span
+                && let Some(error) = r.error_type()
+            {
                 span.fail(error);
             }
         }

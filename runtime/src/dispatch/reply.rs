@@ -113,8 +113,20 @@ impl Reply {
                 None => (v["result"]["isError"] == true).then(|| "tool_error".to_owned()),
             },
             Some(Body::Serialized(s)) => {
-                let v: Value = serde_json::from_str(s).unwrap_or_default();
-                (v["result"]["isError"] == true).then(|| "tool_error".to_owned())
+                // Skimmed, not built: only `result.isError` is kept.
+                #[derive(serde::Deserialize)]
+                struct Skim {
+                    result: Option<SkimResult>,
+                }
+                #[derive(serde::Deserialize)]
+                struct SkimResult {
+                    #[serde(rename = "isError", default)]
+                    is_error: bool,
+                }
+                let skim = serde_json::from_str::<Skim>(s).ok()?;
+                skim.result
+                    .is_some_and(|r| r.is_error)
+                    .then(|| "tool_error".to_owned())
             }
             None if self.status >= 400 => Some(self.status.to_string()),
             None => None,
@@ -187,5 +199,26 @@ impl<S: Tools> McpServer<S> {
                 &self.metadata_url,
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_type_reads_is_error_of_a_serialized_result_and_nothing_else() {
+        let failed = Reply::serialized(
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"{\"isError\":false}"}],"isError":true}}"#.into(),
+        );
+        assert_eq!(failed.error_type().as_deref(), Some("tool_error"));
+        let listed = Reply::serialized(
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"isError","inputSchema":{"isError":true}}]}}"#.into(),
+        );
+        assert_eq!(listed.error_type(), None);
+        let refused = Reply::ok(
+            serde_json::json!({"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"m"}}),
+        );
+        assert_eq!(refused.error_type().as_deref(), Some("-32602"));
     }
 }
