@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the pieces of a `tools/call`, on the example app's
 //! real registry and an embedded SQLite file: request dispatch (HTTP and
 //! embedded), token verification (cold and cached), argument validation,
-//! the scope check and the audit enqueue.
+//! the scope check and the audit enqueue; and, beside the read tool, its
+//! query written by hand (what the load benchmark's floor-sqlite does).
 //!
 //! `cargo bench -p notes-app --bench hot_path`. The whole-server figures
 //! come from the load benchmark, `tests/bench/run`.
@@ -135,6 +136,35 @@ fn hot_path(c: &mut Criterion) {
                     .call_tool(Some(alice.clone()), "search_owned_notes", search.clone())
                     .await,
             )
+        })
+    });
+    // The load benchmark's floor-sqlite does this and nothing more: the
+    // read tool's query over the same rows with rusqlite, read-only
+    // connection, statement cached, rows decoded and serialized.
+    let floor = rusqlite::Connection::open_with_flags(
+        dir.join("mcpgen.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .unwrap();
+    g.bench_function("the read tool's query, hand-written (floor-sqlite's work)", |b| {
+        b.iter(|| {
+            let mut statement = floor
+                .prepare_cached(
+                    "SELECT id, title, body, created_at FROM notes WHERE owner_id = ?1 \
+                     AND (LOWER(title) LIKE (?2 || '') ESCAPE '\\' OR LOWER(body) LIKE (?2 || '') ESCAPE '\\') \
+                     ORDER BY created_at DESC, id DESC LIMIT (?3 + 0)",
+                )
+                .unwrap();
+            let rows = statement
+                .query_map(("alice", "%bench%", 6), |row| {
+                    Ok(json!({"id": row.get::<_, String>(0)?, "title": row.get::<_, String>(1)?,
+                        "body": row.get::<_, String>(2)?, "created_at": row.get::<_, i64>(3)?}))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap();
+            assert_eq!(rows.len(), 6);
+            black_box(serde_json::to_string(&rows).unwrap())
         })
     });
     g.bench_function("embedded call, built-in verify_access (no database)", |b| {
