@@ -18,6 +18,10 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::Value;
 
+#[path = "floors.rs"]
+mod floors;
+use floors::arg;
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -52,14 +56,6 @@ async fn mcp(State(result): State<Arc<Value>>, body: Bytes) -> impl IntoResponse
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let listen = arg("--listen").unwrap_or_else(|| "127.0.0.1:0".into());
     let result: Value = match arg("--result") {
         Some(file) => {
             let text = std::fs::read_to_string(&file).expect("--result FILE");
@@ -70,7 +66,5 @@ async fn main() {
     let app = Router::new()
         .route("/mcp", post(mcp))
         .with_state(Arc::new(result));
-    let listener = tokio::net::TcpListener::bind(&listen).await.expect("bind");
-    eprintln!("listening on http://{}/mcp", listener.local_addr().unwrap());
-    axum::serve(listener, app).await.expect("serve");
+    floors::serve(app).await;
 }

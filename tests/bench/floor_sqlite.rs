@@ -27,6 +27,10 @@ use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+#[path = "floors.rs"]
+mod floors;
+use floors::arg;
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -165,14 +169,6 @@ async fn mcp(State(floor): State<Arc<Floor>>, body: Bytes) -> Response {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let listen = arg("--listen").unwrap_or_else(|| "127.0.0.1:0".into());
     let floor = Floor {
         database: arg("--database").expect("--database FILE").into(),
         owner: arg("--owner").expect("--owner SUBJECT"),
@@ -180,7 +176,5 @@ async fn main() {
     let app = Router::new()
         .route("/mcp", post(mcp))
         .with_state(Arc::new(floor));
-    let listener = tokio::net::TcpListener::bind(&listen).await.expect("bind");
-    eprintln!("listening on http://{}/mcp", listener.local_addr().unwrap());
-    axum::serve(listener, app).await.expect("serve");
+    floors::serve(app).await;
 }
