@@ -159,6 +159,8 @@ struct RawTool {
     calls_per_minute: Option<Spanned<u32>>,
     timeout_ms: Option<Spanned<u64>>,
     example: Option<Spanned<serde_json::Value>>,
+    confirm: Option<Spanned<String>>,
+    without_elicitation: Option<Spanned<mcpgen_spec::WithoutElicitation>>,
 }
 
 const SECTIONS: &[&str] = &[
@@ -537,6 +539,8 @@ impl<'t> Reader<'t> {
                 calls_per_minute: t.calls_per_minute.map(|v| self.located(v)),
                 timeout_ms: t.timeout_ms.map(|v| self.located(v)),
                 example: t.example.map(|v| self.located(v)),
+                confirm: t.confirm.map(|v| self.located(v)),
+                without_elicitation: t.without_elicitation.map(|v| self.located(v)),
             })
             .collect::<Vec<_>>();
         let limits = Limits {

@@ -300,6 +300,10 @@ pub struct Tool {
     pub timeout_ms: Option<Located<u64>>,
     /// Arguments for the generated tests (`example = { ... }`).
     pub example: Option<Located<serde_json::Value>>,
+    /// The question a person confirms before the tool runs (`confirm`).
+    pub confirm: Option<Located<String>>,
+    /// What to do with clients that cannot ask (`without_elicitation`).
+    pub without_elicitation: Option<Located<spec::WithoutElicitation>>,
 }
 
 impl Tool {
@@ -492,6 +496,14 @@ impl Tool {
             calls_per_minute: self.calls_per_minute.as_ref().map(|c| u64::from(c.value)),
             timeout_ms: self.timeout_ms.as_ref().map(|t| t.value),
             example: self.example.as_ref().map(|e| text(&e.value.to_string())),
+            confirm: self.confirm.as_ref().map(|c| spec::Confirm {
+                message: text(&c.value),
+                without_elicitation: self
+                    .without_elicitation
+                    .as_ref()
+                    .map(|w| w.value)
+                    .unwrap_or_default(),
+            }),
         }
     }
 
@@ -619,6 +631,8 @@ impl Tool {
             calls_per_minute: None,
             timeout_ms: None,
             example: None,
+            confirm: None,
+            without_elicitation: None,
         }
     }
 

@@ -81,6 +81,7 @@ const fn spec(name: &'static str, title: &'static str, description: &'static str
         calls_per_minute: None,
         timeout_ms: None,
         example: None,
+        confirm: None,
     }
 }
 

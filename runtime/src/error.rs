@@ -28,6 +28,11 @@ pub enum ToolError {
     /// A dependency (the database) is unavailable; nothing was changed.
     #[error("the service is temporarily unavailable; nothing was changed, retry shortly")]
     Unavailable,
+    /// The client must first answer a question the handler asked with
+    /// `elicit` (2026-07-28): return it with `?`, and the call ends with
+    /// `input_required` and runs again, from the start, with the answer.
+    #[error("the client must answer a question first")]
+    InputRequired,
     /// Something failed inside the server. The message is generic on
     /// purpose; details go to the operator's log, not to the caller.
     #[error("internal error: {0}")]

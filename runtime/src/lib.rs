@@ -102,8 +102,8 @@ pub use caller::Caller;
 pub use environment::EnvironmentError;
 pub use error::{ToolError, ToolResult};
 pub use handler::{
-    Content, ContentBlock, LogLevel, Owned, PromptMessage, ReadCx, Record, ResourceContents,
-    WriteCx,
+    Answer, Content, ContentBlock, Elicitation, LogLevel, Owned, PromptMessage, ReadCx, Record,
+    ResourceContents, WriteCx,
 };
 pub use mcpgen_macros::{Record, input, output, tools};
 /// The manifest's vocabulary, as the generated code hands it over.

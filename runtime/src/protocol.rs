@@ -124,8 +124,11 @@ pub(crate) enum Malformed {
     /// `method` is not a string.
     #[error("invalid request: `method` must be a string")]
     MethodNotString,
-    /// A JSON-RPC response, posted to a server that sends no requests.
-    #[error("invalid request: this server sends no requests, so it accepts no JSON-RPC responses")]
+    /// A JSON-RPC response that answers no question of this server's.
+    #[error(
+        "invalid request: this JSON-RPC response answers no question this server is waiting on \
+         (answered already, timed out, asked of another caller or by another instance)"
+    )]
     Response,
     /// No `method`.
     #[error("invalid request: `method` is missing")]

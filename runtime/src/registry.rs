@@ -97,6 +97,24 @@ pub enum RegistryError {
         /// What is wrong.
         reason: String,
     },
+    /// A confirmation placeholder that names no field of the tool's input.
+    #[error(
+        "tool `{tool}` (declared at {declared_at}): its `confirm` message names `{{{placeholder}}}`, \
+         but the input type `{input_type}` has no field `{placeholder}`; its fields are {fields}: \
+         name one of them, or write `{{{{` and `}}}}` for literal braces"
+    )]
+    UnknownPlaceholder {
+        /// The tool name.
+        tool: Text,
+        /// Manifest location.
+        declared_at: Text,
+        /// The placeholder.
+        placeholder: String,
+        /// The Rust input type.
+        input_type: &'static str,
+        /// The fields it could name, as placeholders.
+        fields: String,
+    },
     /// The generated input schema is not a valid JSON Schema.
     #[error(
         "tool `{tool}` (declared at {declared_at}): its input schema does not compile: {reason}"
@@ -285,6 +303,28 @@ impl<S> Registry<S> {
                     declared_at: spec.declared_at.clone(),
                     found,
                 });
+            }
+            if let Some(confirm) = &spec.confirm {
+                let fields = input_schema.get("properties").and_then(Value::as_object);
+                for field in confirm.fields() {
+                    if !fields.is_some_and(|f| f.contains_key(field)) {
+                        return Err(RegistryError::UnknownPlaceholder {
+                            tool: spec.name.clone(),
+                            declared_at: spec.declared_at.clone(),
+                            placeholder: field.to_owned(),
+                            input_type: def.input_type,
+                            fields: fields
+                                .map(|f| {
+                                    f.keys()
+                                        .map(|k| format!("{{{k}}}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                })
+                                .filter(|f| !f.is_empty())
+                                .unwrap_or_else(|| "none".to_owned()),
+                        });
+                    }
+                }
             }
             let validator = jsonschema::draft202012::new(&input_schema).map_err(|e| {
                 RegistryError::InvalidSchema {

@@ -8,10 +8,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::audit::AuditSink;
-use crate::auth::{AuthError, Authenticator};
+use crate::auth::{AuthError, Authenticator, RequestStates};
 use crate::caller::Caller;
 use crate::endpoint::Endpoint;
 use crate::environment::{self, EnvironmentError, ServerFacts};
+use crate::handler::elicit::Pending;
 use crate::oauth::AuthorizationServer;
 use crate::policy::Policy;
 use crate::protocol::meta;
@@ -52,6 +53,11 @@ pub struct ServerOptions {
     /// proxy says it forwards for. Empty (the default): the header is
     /// ignored and the connection's address is the peer.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long a question to the person using the client (a tool's
+    /// confirmation, a handler's `elicit`) may wait for its answer: the
+    /// 2026-07-28 `requestState`'s lifetime, and the 2025-11-25 request's
+    /// wait on the event stream.
+    pub input_wait: Duration,
 }
 
 impl Default for ServerOptions {
@@ -67,6 +73,7 @@ impl Default for ServerOptions {
             public_url: None,
             peer_budget_per_minute: 600,
             trusted_proxies: Vec::new(),
+            input_wait: Duration::from_secs(600),
         }
     }
 }
@@ -158,6 +165,10 @@ pub struct McpServer<S: Tools> {
     /// What every 2026-07-28 result carries besides its own fields
     /// (`resultType`, and `_meta` with `serverInfo`).
     pub(crate) modern_extra: Value,
+    /// Sealing and spending of 2026-07-28 request states.
+    pub(crate) states: RequestStates,
+    /// 2025-11-25 questions sent on event streams, awaiting answers.
+    pub(crate) pending: Arc<Pending>,
 }
 
 impl<S: Tools> McpServer<S> {
@@ -205,6 +216,8 @@ impl<S: Tools> McpServer<S> {
             authorization: None,
             server_info,
             modern_extra,
+            states: RequestStates::default(),
+            pending: Arc::default(),
         })
     }
 

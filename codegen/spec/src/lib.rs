@@ -18,10 +18,12 @@ pub use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+pub mod confirm;
 #[cfg(feature = "tokens")]
 mod tokens;
 pub mod uri_template;
 
+pub use confirm::{Confirm, WithoutElicitation};
 pub use uri_template::{TemplateError, UriTemplate};
 
 /// Text of a spec: `'static` in generated code, owned in the generator.
@@ -344,6 +346,8 @@ pub struct ToolSpec {
     /// Arguments the generated tests call it with (`example` in the
     /// manifest), as JSON text; without it, the smallest the schema takes.
     pub example: Option<Text>,
+    /// The question a person confirms before this (write) tool runs.
+    pub confirm: Option<Confirm>,
 }
 
 impl ToolSpec {

@@ -182,6 +182,7 @@ impl ToTokens for ToolSpec {
         let calls = opt(&self.calls_per_minute);
         let timeout = opt(&self.timeout_ms);
         let example = opt_text(&self.example);
+        let confirm = opt(&self.confirm);
         out.extend(quote!(#p::ToolSpec {
             name: #name,
             title: #title,
@@ -195,7 +196,20 @@ impl ToTokens for ToolSpec {
             calls_per_minute: #calls,
             timeout_ms: #timeout,
             example: #example,
+            confirm: #confirm,
         }));
+    }
+}
+
+impl ToTokens for Confirm {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let p = path();
+        let message = text(&self.message);
+        let without = match self.without_elicitation {
+            WithoutElicitation::Refuse => quote!(#p::WithoutElicitation::Refuse),
+            WithoutElicitation::Allow => quote!(#p::WithoutElicitation::Allow),
+        };
+        out.extend(quote!(#p::Confirm { message: #message, without_elicitation: #without }));
     }
 }
 

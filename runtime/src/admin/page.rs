@@ -241,7 +241,7 @@ fn audit(a: &AuditPage) -> Markup {
             label { "Tool " input type="text" name="tool" value=(f.tool); }
             label { "Decision "
                 select name="decision" {
-                    @for d in ["", "allowed", "denied", "failed"] {
+                    @for d in ["", "allowed", "denied", "failed", "asked", "accepted", "declined", "unconfirmed"] {
                         option value=(d) selected[f.decision == d] { @if d.is_empty() { "any" } @else { (d) } }
                     }
                 }

@@ -63,6 +63,26 @@ impl Entry {
             .join(" ");
     }
 
+    /// Write a record of one step of the call (a confirmation accepted)
+    /// now, under a request id of its own; the entry stays open for the
+    /// call's outcome.
+    pub(crate) fn step(&self, verdict: Verdict) {
+        Entry {
+            sink: self.sink.clone(),
+            request_id: next_request_id(),
+            transport: self.transport,
+            peer: self.peer.clone(),
+            credential: self.credential.clone(),
+            subject: self.subject.clone(),
+            client: self.client.clone(),
+            tool: self.tool.clone(),
+            scopes: self.scopes.clone(),
+            started: self.started,
+            closed: false,
+        }
+        .close(verdict);
+    }
+
     /// Write the record with its verdict. The entry's fields move into the
     /// record instead of being copied.
     pub(crate) fn close(mut self, verdict: Verdict) {

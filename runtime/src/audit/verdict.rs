@@ -51,6 +51,33 @@ pub(crate) enum Verdict {
     /// Denied before any tool: the peer spent its budget of requests
     /// without an accepted credential.
     PeerOverBudget,
+    /// Asked: the tool's confirmation was put to the client.
+    ConfirmationAsked,
+    /// Asked: the handler's question was put to the client (2026-07-28).
+    QuestionAsked,
+    /// Accepted: the person confirmed; the call runs (its own record
+    /// follows).
+    ConfirmationAccepted,
+    /// Allowed unconfirmed: the client cannot ask, and the manifest says
+    /// `without_elicitation = "allow"` (the call's own record follows).
+    Unconfirmed,
+    /// Declined: the person said no; nothing ran.
+    ConfirmationDeclined,
+    /// Declined: the person dismissed the question (or nobody answered
+    /// in time); nothing ran.
+    ConfirmationCancelled,
+    /// Denied: the tool needs a confirmation and the client cannot ask.
+    CannotConfirm,
+    /// Denied: the request state's seal does not hold.
+    StateForged,
+    /// Denied: the request state is for another call or caller.
+    StateMismatch,
+    /// Denied: the request state's time is up.
+    StateExpired,
+    /// Denied: the request state was answered already.
+    StateReused,
+    /// Denied: the client's answer is not an elicitation result.
+    AnswerMalformed,
 }
 
 impl Verdict {
@@ -70,7 +97,17 @@ impl Verdict {
             | InvalidCredential
             | CredentialUnverifiable
             | CredentialInUrl
-            | PeerOverBudget => "denied",
+            | PeerOverBudget
+            | CannotConfirm
+            | StateForged
+            | StateMismatch
+            | StateExpired
+            | StateReused
+            | AnswerMalformed => "denied",
+            ConfirmationAsked | QuestionAsked => "asked",
+            ConfirmationAccepted => "accepted",
+            Unconfirmed => "unconfirmed",
+            ConfirmationDeclined | ConfirmationCancelled => "declined",
             NotFound
             | Rejected
             | HandlerInvalidArguments
@@ -108,6 +145,18 @@ impl Verdict {
             CredentialUnverifiable => "credential unverifiable",
             CredentialInUrl => "credential in url",
             PeerOverBudget => "peer over budget",
+            ConfirmationAsked => "confirmation asked",
+            QuestionAsked => "question asked",
+            ConfirmationAccepted => "confirmation accepted",
+            Unconfirmed => "client cannot confirm; allowed by the manifest",
+            ConfirmationDeclined => "confirmation declined",
+            ConfirmationCancelled => "confirmation cancelled",
+            CannotConfirm => "client cannot confirm",
+            StateForged => "request state forged",
+            StateMismatch => "request state for another call",
+            StateExpired => "request state expired",
+            StateReused => "request state reused",
+            AnswerMalformed => "answer malformed",
         }
     }
 

@@ -29,6 +29,17 @@ impl Sealer {
         })
     }
 
+    /// A sealer with a key of this process only (a server without a
+    /// database is one process).
+    pub(crate) fn random() -> Self {
+        Self {
+            key: hmac::Key::new(
+                hmac::HMAC_SHA256,
+                super::signer::random_token(32).as_bytes(),
+            ),
+        }
+    }
+
     /// `base64url(payload).base64url(HMAC)`.
     pub fn seal(&self, payload: &Value) -> String {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;

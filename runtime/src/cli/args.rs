@@ -45,6 +45,10 @@ pub struct Common {
     /// server every hour. 0 keeps them forever.
     #[arg(long, global = true, env = "MCPGEN_AUDIT_RETENTION", value_parser = parse_duration_or_zero, default_value = "90d")]
     pub audit_retention: Duration,
+    /// How long a question to the person using the client (a tool's
+    /// `confirm`, a handler's question) may wait for the answer.
+    #[arg(long, global = true, env = "MCPGEN_INPUT_WAIT", value_parser = parse_duration, default_value = "10m")]
+    pub input_wait: Duration,
     /// Log lines as text (the default) or as one JSON object each, for
     /// collectors.
     #[arg(

@@ -173,6 +173,7 @@ async fn command<S: Tools>(
                 public_url: cli.common.public_url.clone(),
                 peer_budget_per_minute: http.peer_budget,
                 trusted_proxies: http.trusted_proxies.clone(),
+                input_wait: cli.common.input_wait,
                 ..ServerOptions::default()
             };
             let metrics = match admin_listen {
@@ -237,6 +238,7 @@ async fn command<S: Tools>(
                 version: version.to_owned(),
                 environment: env.name.to_string(),
                 public_url: cli.common.public_url.clone(),
+                input_wait: cli.common.input_wait,
                 ..ServerOptions::default()
             };
             let server = build::<S>(app, options, &cli.common, &auth, &env)

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::audit::{Entry, Verdict};
 use crate::caller::Caller;
+use crate::dispatch::ask::{self, Resume, Stop};
 use crate::dispatch::era::Era;
 use crate::dispatch::incoming::Incoming;
 use crate::dispatch::reply::Reply;
@@ -21,6 +22,7 @@ use crate::error::ToolError;
 use crate::handler::LogLevel;
 use crate::handler::context::Invocation;
 use crate::handler::context::Notifier;
+use crate::handler::elicit::Asker;
 use crate::handler::output::CallToolResult;
 use crate::policy::{InvalidParams, Rejection};
 use crate::protocol::{Message, meta};
@@ -40,6 +42,8 @@ pub(crate) struct ToolCall<S: Tools> {
     era: Era,
     progress_token: Option<Value>,
     log_level: Option<LogLevel>,
+    /// What the call brought to go on with an earlier round.
+    resume: Resume,
     audit: Entry,
     /// The request's trace span, when tracing.
     pub(super) span: Option<crate::trace::RequestSpan>,
@@ -70,6 +74,11 @@ pub(super) fn prepare<S: Tools>(
         .open(incoming.transport, &peer, &name, caller.as_ref());
     match admit(server, &name, &mut msg, caller.as_ref(), &mut audit) {
         Ok((index, arguments)) => {
+            let session_can_ask = incoming
+                .headers
+                .as_ref()
+                .is_some_and(|h| super::session::can_ask(h.session));
+            let resume = Resume::take(&mut msg.params, era, session_can_ask);
             let meta = msg.meta();
             let progress_token = meta
                 .and_then(|m| m.get("progressToken"))
@@ -93,6 +102,7 @@ pub(super) fn prepare<S: Tools>(
                 era,
                 progress_token,
                 log_level,
+                resume,
                 audit,
                 span: None,
             })
@@ -145,9 +155,12 @@ fn admit<S: Tools>(
 }
 
 impl<S: Tools> ToolCall<S> {
-    /// Whether the client asked for notifications while the call runs.
-    pub(crate) fn wants_notifications(&self) -> bool {
-        self.progress_token.is_some() || self.log_level.is_some()
+    /// Whether the call may send messages while it runs: notifications
+    /// the client asked for, or (2025-11-25) questions to the person.
+    pub(crate) fn wants_stream(&self) -> bool {
+        self.progress_token.is_some()
+            || self.log_level.is_some()
+            || (self.era == Era::Legacy && self.resume.can_ask)
     }
 
     /// Run the handler under the call timeout, in the call's transaction.
@@ -162,6 +175,19 @@ impl<S: Tools> ToolCall<S> {
         if let Some(span) = &span {
             span.arguments(&arguments);
         }
+        let conversation = ask::Call {
+            server: &server,
+            spec,
+            arguments: &arguments,
+            caller: self.caller.as_ref(),
+            era: self.era,
+            audit: &self.audit,
+        };
+        let resume = std::mem::take(&mut self.resume);
+        let asker = match ask::settle(conversation, resume, tx.clone()).await {
+            Ok(asker) => asker,
+            Err(stop) => return self.stop(stop, &arguments).await,
+        };
         let notifier = tx.map(|tx| {
             Notifier::new(
                 tx,
@@ -176,10 +202,16 @@ impl<S: Tools> ToolCall<S> {
         if let Some(db) = &db {
             inv = inv.with_tx(db);
         }
+        if let Some(asker) = &asker {
+            inv = inv.with_asker(asker);
+        }
         // A handler that panics fails its own call, like any internal
         // error: the caller gets an error result, the transaction rolls
         // back, the audit says so, and the connection (HTTP) or the session
         // (stdio) goes on. The panic's message is for the operator only.
+        // The handler takes the arguments; a call that asks again needs
+        // them for its request state.
+        let kept = asker.is_some().then(|| arguments.clone());
         let run = AssertUnwindSafe((def.call)(&server.app, inv, arguments)).catch_unwind();
         let timeout = spec
             .timeout_ms
@@ -262,6 +294,21 @@ impl<S: Tools> ToolCall<S> {
             );
         }
         drop(notifier);
+        // The handler asked a question (2026-07-28): its work so far is
+        // rolled back, and the call ends with the question.
+        if let (
+            Err(Failure::Tool(ToolError::InputRequired)),
+            Some(Asker::Rounds(rounds)),
+            Some(args),
+        ) = (&outcome, &asker, &kept)
+        {
+            let stop = Stop::Ask {
+                asked: rounds.take_asked(),
+                answers: rounds.answers().clone(),
+                verdict: Verdict::QuestionAsked,
+            };
+            return self.stop(stop, args).await;
+        }
         let (verdict, answer) = match outcome {
             Ok(result) => (Verdict::Allowed, Ok(result)),
             Err(failure) => failure.answer(timeout),
@@ -277,6 +324,50 @@ impl<S: Tools> ToolCall<S> {
         match answer {
             Ok(result) => server.call_reply(&self.id, &result, self.era),
             Err(why) => server.refuse(&why, &self.id, self.era),
+        }
+    }
+}
+
+impl<S: Tools> ToolCall<S> {
+    /// End the call without (or before) its handler's result.
+    async fn stop(self, stop: Stop, arguments: &Value) -> Reply {
+        let server = Arc::clone(&self.server);
+        match stop {
+            Stop::Ask {
+                asked,
+                answers,
+                verdict,
+            } => {
+                let spec = &server.registry.tools()[self.index].def().spec;
+                let call = ask::Call {
+                    server: &server,
+                    spec,
+                    arguments,
+                    caller: self.caller.as_ref(),
+                    era: self.era,
+                    audit: &self.audit,
+                };
+                match ask::input_required(call, asked, answers).await {
+                    Ok(result) => {
+                        self.audit.close(verdict);
+                        Reply::ok(
+                            serde_json::json!({"jsonrpc": "2.0", "id": self.id, "result": result}),
+                        )
+                    }
+                    Err(why) => {
+                        self.audit.close(Verdict::DatabaseUnavailable);
+                        server.refuse(&why, &self.id, self.era)
+                    }
+                }
+            }
+            Stop::Result(verdict, result) => {
+                self.audit.close(verdict);
+                server.call_reply(&self.id, &result, self.era)
+            }
+            Stop::Refuse(verdict, why) => {
+                self.audit.close(verdict);
+                server.refuse(&why, &self.id, self.era)
+            }
         }
     }
 }

@@ -587,7 +587,10 @@ fn failure(
             (Verdict::Timeout, Err(failed(e.to_string(), false)))
         }
         ToolError::Internal(_) => (Verdict::InternalError, Err(failed(e.to_string(), false))),
-        ToolError::Rejected(_) => (Verdict::Rejected, Err(failed(e.to_string(), false))),
+        // Resources and prompts put no questions (they have no asker).
+        ToolError::Rejected(_) | ToolError::InputRequired => {
+            (Verdict::Rejected, Err(failed(e.to_string(), false)))
+        }
     }
 }
 

@@ -44,6 +44,8 @@ pub(crate) struct ProtocolHeaders<'a> {
     pub(crate) method: Header<'a>,
     /// `Mcp-Name`.
     pub(crate) name: Header<'a>,
+    /// `Mcp-Session-Id` (2025-11-25; see `session.rs`).
+    pub(crate) session: Header<'a>,
 }
 
 /// Pick the era of `msg` and enforce its header and `_meta` rules.

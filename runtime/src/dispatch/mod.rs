@@ -17,12 +17,14 @@ use crate::protocol;
 use crate::registry::Tools;
 use crate::server::McpServer;
 
+mod ask;
 mod call;
 mod entries;
 mod era;
 mod incoming;
 mod methods;
 mod reply;
+mod session;
 
 pub(crate) use call::ToolCall;
 pub(crate) use entries::EntryCall;
@@ -49,6 +51,17 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
     let started = crate::telemetry::start();
     let msg = match protocol::parse(incoming.body) {
         Ok(m) => m,
+        Err((protocol::Malformed::Response, id)) => {
+            // The client's answer to a question this server sent it.
+            let subject = incoming.caller.as_ref().map_or("", Caller::subject);
+            return Outcome::Reply(answer(server, incoming.body, subject).unwrap_or_else(|| {
+                Reply::refused(
+                    &Rejection::Malformed(protocol::Malformed::Response),
+                    &id,
+                    &server.metadata_url,
+                )
+            }));
+        }
         Err((why, id)) => {
             crate::telemetry::operation(started, "other", "", "error");
             return Outcome::Reply(Reply::refused(
@@ -84,6 +97,22 @@ pub(crate) fn decide<S: Tools>(server: &Arc<McpServer<S>>, incoming: Incoming<'_
         Outcome::Entry(call) => call.span = span,
     }
     outcome
+}
+
+/// Hand a JSON-RPC response to the question of `subject` it answers:
+/// 202 when one waited for it (on this instance).
+fn answer<S: Tools>(server: &McpServer<S>, body: &[u8], subject: &str) -> Option<Reply> {
+    let mut response: serde_json::Map<String, Value> = serde_json::from_slice(body).ok()?;
+    let id = response.get("id")?.as_str()?.to_owned();
+    let outcome = match (response.remove("result"), response.remove("error")) {
+        (Some(result), None) => Ok(result),
+        (None, Some(error)) => Err(error),
+        _ => return None,
+    };
+    server
+        .pending
+        .answer(&id, subject, outcome)
+        .then(Reply::accepted)
 }
 
 /// The request's trace span: what it calls (only names the registry has),
@@ -209,7 +238,14 @@ fn route<S: Tools>(
         {
             Err(server.policy.unauthenticated())
         }
-        (Era::Legacy, "initialize") => Ok(methods::initialize(server, &msg)),
+        (Era::Legacy, "initialize") => {
+            let result = server.finish_result(methods::initialize(server, &msg), era);
+            let mut reply = Reply::ok(msg.result(result));
+            if incoming.transport == "http" {
+                reply.session = Some(session::issue(&msg));
+            }
+            return Outcome::Reply(reply);
+        }
         (Era::Legacy, "ping") => Ok(json!({})),
         (Era::Legacy, "logging/setLevel") => methods::set_level(&msg),
         (Era::Modern, "server/discover") => Ok(methods::discover(server)),

@@ -22,6 +22,9 @@ pub(crate) struct Reply {
     pub(crate) challenge: Option<String>,
     /// `Retry-After` seconds.
     pub(crate) retry_after: Option<u64>,
+    /// `Mcp-Session-Id` (the answer to a 2025-11-25 `initialize` over
+    /// HTTP).
+    pub(crate) session: Option<String>,
 }
 
 /// A JSON-RPC response, as a value or already serialized.
@@ -76,6 +79,7 @@ impl Reply {
             body: Some(body),
             challenge: None,
             retry_after: None,
+            session: None,
         }
     }
 
@@ -86,6 +90,7 @@ impl Reply {
             body: None,
             challenge: None,
             retry_after: None,
+            session: None,
         }
     }
 
@@ -141,6 +146,7 @@ impl Reply {
             body: Some(Body::Json(why.response(id))),
             challenge: why.challenge(metadata_url),
             retry_after: why.retry_after(),
+            session: None,
         }
     }
 }

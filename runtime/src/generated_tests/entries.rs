@@ -142,9 +142,14 @@ pub fn check_resource<S: Tools>(name: &str, app: impl FnOnce() -> S) {
             });
             if let Some(w) = writer {
                 let owner = Caller::new("policy-test-owner", all.iter().copied(), None);
-                let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-                                  "params": {"name": w.spec().name, "arguments": arguments_for(w)}});
-                send(&server, Some(owner), call).await;
+                super::policy::call_answering(
+                    &server,
+                    Some(owner),
+                    &w.spec().name,
+                    &arguments_for(w),
+                    super::policy::confirmed(),
+                )
+                .await;
                 let foreign: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                     "SELECT CAST({} AS TEXT) FROM {} WHERE {} = $1",
                     rule.id, rule.table, rule.owner

@@ -86,6 +86,58 @@ pub(super) async fn send<S: Tools>(
         .await
 }
 
+/// Call tool `name` with `arguments` as `caller` the way a client that can
+/// ask a person does (2026-07-28, elicitation declared): a confirmation the
+/// tool asks for is answered with `answer` (`{"action": "accept",
+/// "content": {"confirm": true}}` confirms).
+pub(super) async fn call_answering<S: Tools>(
+    server: &Arc<McpServer<S>>,
+    caller: Option<Caller>,
+    name: &str,
+    arguments: &Value,
+    answer: Value,
+) -> Reply {
+    let request = |more: Value| {
+        let mut params = json!({
+            "name": name,
+            "arguments": arguments,
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+            },
+        });
+        if let (Some(p), Value::Object(more)) = (params.as_object_mut(), more) {
+            p.extend(more);
+        }
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": params})
+    };
+    let first = send(server, caller.clone(), request(Value::Null)).await;
+    let result = first
+        .body
+        .clone()
+        .map(|b| b.into_value()["result"].clone())
+        .unwrap_or_default();
+    if result["resultType"] != "input_required" {
+        return first;
+    }
+    let state = result["requestState"].clone();
+    let responses: serde_json::Map<String, Value> = result["inputRequests"]
+        .as_object()
+        .map(|asked| asked.keys().map(|k| (k.clone(), answer.clone())).collect())
+        .unwrap_or_default();
+    send(
+        server,
+        caller,
+        request(json!({"requestState": state, "inputResponses": responses})),
+    )
+    .await
+}
+
+/// The confirmation a person gives.
+pub(super) fn confirmed() -> Value {
+    json!({"action": "accept", "content": {"confirm": true}})
+}
+
 pub(super) async fn dump(db: &Db) -> Vec<String> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
@@ -129,11 +181,16 @@ async fn check_foreign_id<S: Tools>(
             let args = arguments_for(w);
             let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                               "params": {"name": w.spec().name, "arguments": args}});
-            written = Some((
-                w.spec().name.to_string(),
-                args,
-                send(server, Some(everything()), body).await,
-            ));
+            let _ = body;
+            let reply = call_answering(
+                server,
+                Some(everything()),
+                &w.spec().name,
+                &args,
+                confirmed(),
+            )
+            .await;
+            written = Some((w.spec().name.to_string(), args, reply));
             sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
                 "SELECT CAST({} AS TEXT) FROM {} WHERE {} = $1",
                 spec.id, spec.table, spec.owner
@@ -355,7 +412,7 @@ async fn check_tool_async<S: Tools>(name: &str, app: S) {
     // 5. A read tool leaves the database as it was.
     if def.access == Access::Read {
         let before = dump(&db).await;
-        let r = send(&server, Some(allowed), call).await;
+        let r = send(&server, Some(allowed.clone()), call).await;
         assert_eq!(
             r.status, 200,
             "tool `{name}` with its scopes must answer 200, got {r:?}"
@@ -364,5 +421,70 @@ async fn check_tool_async<S: Tools>(name: &str, app: S) {
         let after = dump(&db).await;
         assert_eq!(before, after, "read tool `{name}` changed the database");
     }
+
+    // 6. A tool that asks a person to confirm does not run unconfirmed: not
+    //    for a client that cannot ask (unless the manifest allows it), not
+    //    before the answer, not when the person declines.
+    if let Some(confirm) = &def.confirm {
+        check_confirmation::<S>(&server, &db, name, &arguments, allowed, confirm).await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Step 6 of [`check_tool`]: the confirmation of tool `name` holds.
+async fn check_confirmation<S: Tools>(
+    server: &Arc<McpServer<S>>,
+    db: &Db,
+    name: &str,
+    arguments: &Value,
+    allowed: Caller,
+    confirm: &mcpgen_spec::Confirm,
+) {
+    // What the tool's data is; the runtime's bookkeeping of questions (the
+    // sealing key, spent request states) does not count.
+    let data = || async {
+        dump(db)
+            .await
+            .into_iter()
+            .filter(|t| {
+                !t.starts_with("mcpgen_request_states:") && !t.starts_with("mcpgen_oauth_secrets:")
+            })
+            .collect::<Vec<_>>()
+    };
+    let text = |r: &Reply| r.body.clone().map(|b| b.into_value()).unwrap_or_default();
+    let before = data().await;
+    let call = json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+                      "params": {"name": name, "arguments": arguments}});
+    let unasked = send(server, Some(allowed.clone()), call).await;
+    if confirm.without_elicitation == mcpgen_spec::WithoutElicitation::Refuse {
+        assert_eq!(
+            text(&unasked)["result"]["isError"],
+            true,
+            "tool `{name}` must be refused to a client that cannot confirm, got {unasked:?}"
+        );
+        assert_eq!(
+            before,
+            data().await,
+            "tool `{name}` changed the database for a client that cannot confirm"
+        );
+    }
+    let before = data().await;
+    let declined = call_answering(
+        server,
+        Some(allowed),
+        name,
+        arguments,
+        json!({"action": "decline"}),
+    )
+    .await;
+    assert_eq!(
+        text(&declined)["result"]["isError"],
+        true,
+        "tool `{name}`: a declined confirmation must end the call with an error result, got {declined:?}"
+    );
+    assert_eq!(
+        before,
+        data().await,
+        "tool `{name}` changed the database although the person declined"
+    );
 }

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use crate::caller::Caller;
 use crate::environment::ServerFacts;
 use crate::error::ToolError;
+use crate::handler::elicit::{Answer, Asker, Elicitation, Unanswered};
 use crate::store::{Conn, OwnedQuery, Record, Tx};
 use mcpgen_spec::{Access, RecordSpec};
 
@@ -21,6 +22,7 @@ pub struct Invocation<'a> {
     notifier: Option<&'a Notifier>,
     facts: Option<&'a ServerFacts>,
     tx: Option<&'a Tx>,
+    asker: Option<&'a Asker>,
 }
 
 impl<'a> Invocation<'a> {
@@ -33,7 +35,29 @@ impl<'a> Invocation<'a> {
             notifier,
             facts: None,
             tx: None,
+            asker: None,
         }
+    }
+
+    /// Questions go to the client through `asker`.
+    pub(crate) fn with_asker(mut self, asker: &'a Asker) -> Self {
+        self.asker = Some(asker);
+        self
+    }
+
+    /// Ask the person using the client.
+    async fn elicit(&self, question: &Elicitation) -> Result<Answer, ToolError> {
+        let Some(asker) = self.asker else {
+            return Err(cannot_ask());
+        };
+        asker.ask(None, question).await.map_err(|why| match why {
+            Unanswered::InputRequired => ToolError::InputRequired,
+            Unanswered::Unable => cannot_ask(),
+            Unanswered::Malformed => ToolError::invalid_arguments(
+                "the client's answer to the question is not an elicitation result \
+                     (`{\"action\": \"accept\" | \"decline\" | \"cancel\", \"content\": {...}}`)",
+            ),
+        })
     }
 
     /// Run inside `tx`.
@@ -88,6 +112,14 @@ impl<'a> Invocation<'a> {
     pub fn access(&self) -> Access {
         self.access
     }
+}
+
+/// The refusal of a question the client cannot put to a person.
+fn cannot_ask() -> ToolError {
+    ToolError::rejected(
+        "this tool asks the person using the client a question, and this client cannot ask one \
+         (it did not declare the elicitation capability); use a client that supports elicitation",
+    )
 }
 
 /// Log levels of `notifications/message` (RFC 5424 severities).
@@ -216,6 +248,15 @@ macro_rules! common_context_methods {
         /// come back.
         pub fn select_owned<R: Record>(&self) -> Result<OwnedQuery<'a, R>, ToolError> {
             self.inv.owned::<R>()
+        }
+
+        /// Ask the person using the client (elicitation) and wait for the
+        /// answer. Return the error with `?`: with a 2026-07-28 client the
+        /// first run ends there ([`ToolError::InputRequired`]) and the call
+        /// runs again, from the start, once the client has the answer; with
+        /// a client that cannot ask, the call fails with a message saying so.
+        pub async fn elicit(&self, question: Elicitation) -> Result<Answer, ToolError> {
+            self.inv.elicit(&question).await
         }
 
         /// Send a log message to the client, if it asked for logs at this

@@ -6,6 +6,7 @@
 
 pub(crate) mod context;
 pub(crate) mod def;
+pub(crate) mod elicit;
 pub(crate) mod entries;
 pub(crate) mod input;
 pub(crate) mod output;
@@ -13,6 +14,7 @@ pub(crate) mod record;
 
 pub use crate::store::Record;
 pub use context::{LogLevel, Notifier, ReadCx, ToolContext, WriteCx};
+pub use elicit::{Answer, Elicitation};
 pub use entries::{PromptArguments, TemplateArg};
 pub use input::{NoArguments, ToolInput};
 pub use output::{

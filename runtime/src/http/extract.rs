@@ -105,6 +105,7 @@ pub(super) struct McpHeaders {
     version: Option<HeaderValue>,
     method: Option<HeaderValue>,
     name: Option<HeaderValue>,
+    session: Option<HeaderValue>,
 }
 
 impl McpHeaders {
@@ -120,6 +121,7 @@ impl McpHeaders {
             version: header(&self.version),
             method: header(&self.method),
             name: header(&self.name),
+            session: header(&self.session),
         }
     }
 }
@@ -133,6 +135,7 @@ impl<S: Send + Sync> FromRequestParts<S> for McpHeaders {
             version: h.get("mcp-protocol-version").cloned(),
             method: h.get("mcp-method").cloned(),
             name: h.get("mcp-name").cloned(),
+            session: h.get("mcp-session-id").cloned(),
         })
     }
 }

@@ -89,7 +89,7 @@ async fn handle_post<S: Tools>(
     };
     match dispatch::decide(&server, incoming) {
         Outcome::Reply(r) => r.into_response(),
-        Outcome::Call(call) if call.wants_notifications() => stream::respond(*call).await,
+        Outcome::Call(call) if call.wants_stream() => stream::respond(*call).await,
         Outcome::Call(call) => call.run(None).await.into_response(),
         Outcome::Entry(call) => call.run().await.into_response(),
     }

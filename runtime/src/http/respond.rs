@@ -38,6 +38,9 @@ impl IntoResponse for Reply {
         if let Some(secs) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(s) = self.session.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            h.insert("mcp-session-id", s);
+        }
         response
     }
 }

@@ -65,6 +65,7 @@ fn tool(name: &str, scopes: &[&str], public: bool, access: Access, builtin: bool
         calls_per_minute: None,
         timeout_ms: None,
         example: None,
+        confirm: None,
     }
 }
 

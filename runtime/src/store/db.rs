@@ -531,4 +531,13 @@ const RUNTIME_MIGRATIONS: &[(i64, &str, &str)] = &[
             PRIMARY KEY (subject, client_id)
          )",
     ),
+    (
+        6,
+        "request states spent",
+        "CREATE TABLE mcpgen_request_states (
+            nonce TEXT PRIMARY KEY,
+            expires_at BIGINT NOT NULL
+         );
+         CREATE INDEX mcpgen_request_states_expiry ON mcpgen_request_states (expires_at)",
+    ),
 ];

@@ -18,6 +18,7 @@ mod owned;
 mod read_pool;
 mod record;
 mod secrets;
+mod spent;
 mod sqlite_reads;
 mod tx;
 
@@ -27,6 +28,7 @@ pub(crate) use owned::owned_ids;
 pub use owned::{Bind, OwnedQuery};
 pub use record::Record;
 pub(crate) use secrets::shared_secret;
+pub(crate) use spent::spend;
 pub use tx::Conn;
 pub(crate) use tx::Tx;
 

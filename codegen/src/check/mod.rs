@@ -4,6 +4,8 @@
 
 use crate::model::*;
 
+mod confirm;
+
 pub use mcpgen_spec::BUILT_IN_TOOLS;
 
 /// Check every rule; return every violation, in manifest order.
@@ -50,6 +52,7 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     }
     for tool in &model.tools {
         self::tool(model, tool, &mut out);
+        confirm::check(tool, &mut out);
         limits(
             &format!("[tools.{}]", tool.name.value),
             &tool.calls_per_minute,

@@ -1,0 +1,37 @@
+//! 2025-11-25 over HTTP: what the `initialize` handshake said, carried by
+//! the client itself. A stateless server cannot remember a client's
+//! capabilities between requests, so its answer to `initialize` names a
+//! session (`Mcp-Session-Id`) that says whether the client can ask a
+//! person (it declared elicitation), and the client sends that session
+//! with every request. Nothing is kept on the server: any instance reads
+//! it. It is no credential and grants nothing a client could not claim in
+//! its own `initialize`.
+
+use serde_json::Value;
+
+use crate::dispatch::era::Header;
+use crate::protocol::Message;
+
+/// Sessions of clients that declared elicitation (form mode).
+const ASKS: &str = "mcpgen-e1-";
+/// Sessions of clients that did not.
+const SILENT: &str = "mcpgen-e0-";
+
+/// The session for the client that sent `initialize` `msg`.
+pub(crate) fn issue(msg: &Message) -> String {
+    let asks = msg
+        .params
+        .get("capabilities")
+        .and_then(|c| c.get("elicitation"))
+        .and_then(Value::as_object)
+        .is_some_and(|e| e.is_empty() || e.contains_key("form"));
+    let mut b = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut b).expect("the system random number generator is unavailable");
+    let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}{id}", if asks { ASKS } else { SILENT })
+}
+
+/// Whether the session a request carries says its client can ask.
+pub(crate) fn can_ask(session: Header<'_>) -> bool {
+    session.text().is_some_and(|s| s.starts_with(ASKS))
+}
