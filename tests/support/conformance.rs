@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use mcpgen::handler::{EmbeddedResource, Role};
 use mcpgen::{
-    Content, ContentBlock, LogLevel, PromptMessage, ReadCx, ResourceContents, ToolError, ToolResult,
+    Answer, Content, ContentBlock, Elicitation, LogLevel, PromptMessage, ReadCx, ResourceContents,
+    ToolError, ToolResult,
 };
+use serde_json::json;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +76,26 @@ pub struct Sleep {
     pub ms: u64,
 }
 
+/// Input of `test_elicitation`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// The message to show the user.
+    pub message: String,
+}
+
+/// The answer, as the conformance suite's tools report it.
+fn report(answer: &Answer) -> String {
+    let content = match answer {
+        Answer::Accept(c) => serde_json::Value::Object(c.clone()),
+        Answer::Decline | Answer::Cancel => json!({}),
+    };
+    format!(
+        "Elicitation completed: action={}, content={content}",
+        answer.action()
+    )
+}
+
 /// Arguments of `test_prompt_with_arguments`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +121,75 @@ impl Fixture {
     async fn sleep_scoped(&self, _cx: ReadCx<'_>, input: Sleep) -> ToolResult<Content> {
         tokio::time::sleep(Duration::from_millis(input.ms)).await;
         Ok(vec![ContentBlock::text("awake")].into())
+    }
+
+    #[tool]
+    async fn test_elicitation(&self, cx: ReadCx<'_>, input: Question) -> ToolResult<Content> {
+        let answer = cx
+            .elicit(Elicitation::new(
+                input.message,
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "username": {"type": "string", "description": "User's response"},
+                        "email": {"type": "string", "description": "User's email address"},
+                    },
+                    "required": ["username", "email"],
+                }),
+            ))
+            .await?;
+        Ok(vec![ContentBlock::text(format!("User response: {}", report(&answer)))].into())
+    }
+
+    #[tool]
+    async fn test_elicitation_sep1034_defaults(&self, cx: ReadCx<'_>) -> ToolResult<Content> {
+        let answer = cx
+            .elicit(Elicitation::new(
+                "Please review and update the form fields with defaults",
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "description": "User name", "default": "John Doe"},
+                        "age": {"type": "integer", "description": "User age", "default": 30},
+                        "score": {"type": "number", "description": "User score", "default": 95.5},
+                        "status": {"type": "string", "description": "User status",
+                                   "enum": ["active", "inactive", "pending"], "default": "active"},
+                        "verified": {"type": "boolean", "description": "Verification status", "default": true},
+                    },
+                }),
+            ))
+            .await?;
+        Ok(vec![ContentBlock::text(report(&answer))].into())
+    }
+
+    #[tool]
+    async fn test_elicitation_sep1330_enums(&self, cx: ReadCx<'_>) -> ToolResult<Content> {
+        let answer = cx
+            .elicit(Elicitation::new(
+                "Please select options from the enum fields",
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "untitledSingle": {"type": "string", "description": "Choose an option",
+                                           "enum": ["option1", "option2", "option3"]},
+                        "titledSingle": {"type": "string", "description": "Choose a titled option",
+                                         "oneOf": [{"const": "value1", "title": "First Option"},
+                                                   {"const": "value2", "title": "Second Option"},
+                                                   {"const": "value3", "title": "Third Option"}]},
+                        "legacyEnum": {"type": "string", "description": "Choose a legacy option",
+                                       "enum": ["opt1", "opt2", "opt3"],
+                                       "enumNames": ["Option One", "Option Two", "Option Three"]},
+                        "untitledMulti": {"type": "array", "description": "Choose multiple options",
+                                          "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+                        "titledMulti": {"type": "array", "description": "Choose multiple titled options",
+                                        "items": {"anyOf": [{"const": "value1", "title": "First Choice"},
+                                                            {"const": "value2", "title": "Second Choice"},
+                                                            {"const": "value3", "title": "Third Choice"}]}},
+                    },
+                }),
+            ))
+            .await?;
+        Ok(vec![ContentBlock::text(report(&answer))].into())
     }
 
     #[tool]
