@@ -406,6 +406,8 @@ fn clients_use_the_notes_app_with_a_created_key() {
     ]);
     assert!(list.status.success(), "{}", text(&list));
     assert_eq!(tool_names(&json_stdout(&list)), all);
+    // The CLI cannot put a question to a person: the tool, which asks for
+    // a confirmation, is refused, saying why, and nothing is written.
     let call = inspector(&[
         &server.url,
         "--transport",
@@ -420,11 +422,44 @@ fn clients_use_the_notes_app_with_a_created_key() {
         "title=Inspector",
         "body=hi",
     ]);
-    assert!(call.status.success(), "{}", text(&call));
-    assert_eq!(
-        json_stdout(&call)["structuredContent"]["note"]["title"],
-        "Inspector"
+    let refusal = json_stdout(&call);
+    assert_eq!(refusal["isError"], true, "{}", text(&call));
+    assert!(
+        refusal["content"][0]["text"].as_str().unwrap().starts_with(
+            "`create_text_note` runs only after a person confirms it, and this client cannot ask"
+        ),
+        "{}",
+        text(&call)
     );
+
+    // The Python SDK asks the person at the terminal (stdin answers yes).
+    let c = clients();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/notes_client.py");
+    let mut py = Command::new(&c.python)
+        .arg(script)
+        .args([&server.url, &key])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        py.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    }
+    let py = py.wait_with_output().unwrap();
+    assert!(py.status.success(), "{}", text(&py));
+    assert!(
+        String::from_utf8_lossy(&py.stderr).contains("Create the note “From Python”? [y/N]"),
+        "{}",
+        text(&py)
+    );
+    let out = json_stdout(&py);
+    assert_eq!(out["protocol"], "2026-07-28");
+    assert_eq!(out["tools"], json!(all));
+    assert_eq!(out["created"]["note"]["title"], "From Python");
+    assert_eq!(out["found"]["notes"][0]["title"], "From Python");
+    assert_eq!(out["who"]["auth_method"], "access_key");
 
     let storage = data_args(&data);
     let storage: Vec<&str> = storage.iter().map(String::as_str).collect();
@@ -457,25 +492,123 @@ fn clients_use_the_notes_app_with_a_created_key() {
         .concat(),
     );
     assert!(search.status.success(), "{}", text(&search));
+    // Only the note a person confirmed exists.
+    let notes = &json_stdout(&search)["structuredContent"]["notes"];
+    assert_eq!(notes.as_array().map(Vec::len), Some(0), "{notes}");
+    let search = inspector(
+        &[
+            &[bin, "stdio"],
+            &storage[..],
+            &[
+                "-e",
+                &env,
+                "--method",
+                "tools/call",
+                "--tool-name",
+                "search_owned_notes",
+                "--tool-arg",
+                "query=python",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(search.status.success(), "{}", text(&search));
     assert_eq!(
         json_stdout(&search)["structuredContent"]["notes"][0]["title"],
-        "Inspector"
+        "From Python"
     );
+}
 
+/// The Python SDK drives the example's confirmation end to end: its
+/// elicitation callback accepts once (the note is written) and declines
+/// once (a result says so, nothing is written); over HTTP as a 2026-07-28
+/// client (input_required, then a retry with the answer) and as a
+/// 2025-11-25 one (a request on the call's event stream, answered by a
+/// POST), and over stdio.
+#[test]
+fn python_sdk_confirms_and_declines_a_write() {
+    let bin = mcpgen_tests::process::notes_bin();
     let c = clients();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/notes_client.py");
-    let py = Command::new(&c.python)
-        .arg(script)
-        .args([&server.url, &key])
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/confirm_client.py");
+    let key_for = |data: &Path| {
+        let out = Command::new(bin)
+            .args(data_args(data))
+            .args([
+                "keys",
+                "create",
+                "--owner",
+                "alice",
+                "--scopes",
+                "notes:read,notes:write",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let key: Value = serde_json::from_slice(&out.stdout).unwrap();
+        key["key"].as_str().unwrap().to_owned()
+    };
+    let check = |out: &Output, protocol: &str| {
+        assert!(out.status.success(), "{}", text(out));
+        let got = json_stdout(out);
+        assert_eq!(got["protocol"], protocol, "{got}");
+        assert_eq!(got["accept"]["isError"], false, "{got}");
+        assert_eq!(
+            got["accept"]["structured"]["note"]["title"], "Confirmed by Python",
+            "{got}"
+        );
+        assert_eq!(got["decline"]["isError"], true, "{got}");
+        assert_eq!(
+            got["decline"]["text"],
+            "the person declined: `create_text_note` did not run, and nothing was changed"
+        );
+        assert_eq!(got["found"], json!(["Confirmed by Python"]), "{got}");
+        let asked = got["asked"].as_array().unwrap();
+        assert_eq!(asked.len(), 2, "{got}");
+        assert_eq!(
+            asked[0]["message"],
+            "Create the note “Confirmed by Python”?"
+        );
+        assert_eq!(asked[1]["message"], "Create the note “Declined by Python”?");
+        assert_eq!(
+            asked[0]["schema"]["properties"]["confirm"]["type"],
+            "boolean"
+        );
+        assert_eq!(asked[0]["schema"]["required"], json!(["confirm"]));
+    };
+    for (mode, protocol) in [("auto", "2026-07-28"), ("legacy", "2025-11-25")] {
+        let data = mcpgen_tests::process::scratch_dir(&format!("confirm-http-{mode}"));
+        let key = key_for(&data);
+        let server = HttpServer::start_in(bin, &data, &[]);
+        let out = Command::new(&c.python)
+            .arg(&script)
+            .args(["http", &server.url, &key, mode])
+            .output()
+            .unwrap();
+        check(&out, protocol);
+        let log = server.log();
+        for step in [
+            "confirmation asked",
+            "confirmation accepted",
+            "confirmation declined",
+        ] {
+            assert!(
+                log.contains(&format!("reason=\"{step}\"")),
+                "{mode}: no `{step}` record:\n{log}"
+            );
+        }
+    }
+    let data = mcpgen_tests::process::scratch_dir("confirm-stdio");
+    let key = key_for(&data);
+    let storage = data_args(&data);
+    let out = Command::new(&c.python)
+        .arg(&script)
+        .args(["stdio", "auto", bin, "stdio"])
+        .args(&storage)
+        .env("MCPGEN_TOKEN", &key)
         .output()
         .unwrap();
-    assert!(py.status.success(), "{}", text(&py));
-    let out = json_stdout(&py);
-    assert_eq!(out["protocol"], "2026-07-28");
-    assert_eq!(out["tools"], json!(all));
-    assert_eq!(out["created"]["note"]["title"], "From Python");
-    assert_eq!(out["found"]["notes"][0]["title"], "From Python");
-    assert_eq!(out["who"]["auth_method"], "access_key");
+    check(&out, "2026-07-28");
 }
 
 /// The Python SDK's OAuth client connects to the example app with nothing

@@ -8,9 +8,9 @@ use mcpgen::{
     Answer, Content, ContentBlock, Elicitation, LogLevel, PromptMessage, ReadCx, ResourceContents,
     ToolError, ToolResult,
 };
-use serde_json::json;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 /// A 1x1 PNG.
 pub const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
@@ -138,7 +138,11 @@ impl Fixture {
                 }),
             ))
             .await?;
-        Ok(vec![ContentBlock::text(format!("User response: {}", report(&answer)))].into())
+        Ok(vec![ContentBlock::text(format!(
+            "User response: {}",
+            report(&answer)
+        ))]
+        .into())
     }
 
     #[tool]

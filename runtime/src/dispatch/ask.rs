@@ -123,6 +123,11 @@ pub(super) async fn settle<S: Tools>(
         return unconfirmable(&call, confirm).map(|()| None);
     };
     let question = confirmation(confirm, call.arguments);
+    if let Asker::Stream(_) = asking {
+        // Asked and answered within this call: the asking is a record of
+        // its own, as it is for a 2026-07-28 call.
+        call.audit.step(Verdict::ConfirmationAsked);
+    }
     match asking.ask(Some(CONFIRM_KEY), &question).await {
         Ok(Answer::Accept(content)) if content.get(CONFIRM_KEY) == Some(&Value::Bool(true)) => {
             call.audit.step(Verdict::ConfirmationAccepted);
