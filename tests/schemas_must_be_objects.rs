@@ -50,3 +50,19 @@ fn each_non_object_input_is_named() {
         );
     }
 }
+
+/// A tool's `confirm` placeholders must name fields of its input: known only
+/// once schemars runs, so the registry (server start, the generated tests)
+/// refuses a message that names another, saying which fields there are.
+#[test]
+fn a_confirmation_naming_no_input_field_is_refused() {
+    let err = mcpgen_tests::schemas::ConfirmTypo::registry()
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err.to_string(),
+        "tool `add_polygon` (declared at confirm-typo.toml:11:8): its `confirm` message names `{side}`, \
+         but the input type `Polygon` has no field `side`; its fields are {sides}: name one of them, \
+         or write `{{` and `}}` for literal braces"
+    );
+}

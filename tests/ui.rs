@@ -9,6 +9,7 @@ fn ui() {
     let t = trybuild::TestCases::new();
     for topic in [
         "access",
+        "confirm",
         "handlers",
         "manifest",
         "many",

@@ -45,3 +45,17 @@ impl Strings {
         Ok(p.sides)
     }
 }
+
+/// A write tool whose confirmation names a field its input does not have
+/// (`{side}`; the field is `sides`): the build cannot know the fields, the
+/// registry refuses it.
+#[derive(Default)]
+pub struct ConfirmTypo;
+
+#[mcpgen::tools(manifest = "tests/manifests/confirm-typo.toml")]
+impl ConfirmTypo {
+    #[tool]
+    async fn add_polygon(&self, _cx: mcpgen::WriteCx<'_>, p: Polygon) -> ToolResult<Count> {
+        Ok(Count { n: p.sides })
+    }
+}

@@ -78,6 +78,12 @@ fn main() {
     assert_eq!(*add.scopes, ["items:read", "items:write"]);
     assert_eq!(add.annotations.idempotent_hint, Some(true));
     assert_eq!(add.annotations.destructive_hint, Some(false));
+    let confirm = add.confirm.as_ref().expect("confirm");
+    assert_eq!(confirm.fields(), ["text"]);
+    assert_eq!(
+        confirm.without_elicitation,
+        mcpgen::spec::WithoutElicitation::Allow
+    );
     let time = &Items::definitions()[3].spec;
     assert!(time.public && time.scopes.is_empty());
     assert_eq!(Items::definitions()[1].spec.record.as_deref(), Some("item"));
