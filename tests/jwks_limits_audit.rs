@@ -341,7 +341,7 @@ async fn a_graceful_stop_loses_no_audit_record() {
         let (client, url, credential) = (client.clone(), server.url.clone(), credential.clone());
         calls.spawn(async move {
             let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {
-                "name": "create_text_note", "arguments": {"title": format!("n{i}"), "body": ""}}});
+                "name": "search_owned_notes", "arguments": {"query": format!("n{i}")}}});
             client
                 .post(&url)
                 .header("content-type", "application/json")
@@ -363,7 +363,7 @@ async fn a_graceful_stop_loses_no_audit_record() {
     assert!(status.success(), "exit status {status}");
     let db = open_for(&data).await;
     let n: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM mcpgen_audit WHERE tool = 'create_text_note'")
+        sqlx::query("SELECT COUNT(*) AS n FROM mcpgen_audit WHERE tool = 'search_owned_notes'")
             .fetch_one(db.pool())
             .await
             .unwrap()

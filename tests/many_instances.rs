@@ -27,16 +27,57 @@ struct Answer {
 }
 
 async fn post(client: &reqwest::Client, url: &str, credential: &str, body: &Value) -> Answer {
-    let res = client
+    if body["params"]["name"] == "create_text_note" {
+        return post_confirmed(client, url, credential, body).await;
+    }
+    send(client, url, credential, body, None).await
+}
+
+/// A write, as a 2026-07-28 client whose person confirms it (the example's
+/// `create_text_note` asks): the call's final answer.
+async fn post_confirmed(
+    client: &reqwest::Client,
+    url: &str,
+    credential: &str,
+    body: &Value,
+) -> Answer {
+    let mut body = body.clone();
+    body["params"]["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+    });
+    let first = send(client, url, credential, &body, Some("create_text_note")).await;
+    let result = &first.body["result"];
+    if result["resultType"] != "input_required" {
+        return first;
+    }
+    body["params"]["requestState"] = result["requestState"].clone();
+    body["params"]["inputResponses"] =
+        json!({"confirm": {"action": "accept", "content": {"confirm": true}}});
+    send(client, url, credential, &body, Some("create_text_note")).await
+}
+
+/// POST `body`: as 2025-11-25, or (`modern`: the tool's name) 2026-07-28.
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    credential: &str,
+    body: &Value,
+    modern: Option<&str>,
+) -> Answer {
+    let mut req = client
         .post(url)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .header("authorization", format!("Bearer {credential}"))
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("answered");
+        .header("authorization", format!("Bearer {credential}"));
+    req = match modern {
+        Some(name) => req
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", name),
+        None => req.header("mcp-protocol-version", "2025-11-25"),
+    };
+    let res = req.body(body.to_string()).send().await.expect("answered");
     let status = res.status().as_u16();
     let retry_after = res
         .headers()

@@ -1005,7 +1005,8 @@ async fn step_up_asks_only_for_the_new_scope_and_yields_a_token_that_works() {
     let code = s.allow(&consent, &["notes:write"]).await;
     let (_, tokens) = s.exchange(&client, &code, &v).await;
     assert_eq!(tokens["scope"], "notes:read notes:write");
-    let write = post(
+    // The write runs once the person confirms it.
+    let write = mcpgen_tests::notes::post_confirmed(
         &s.resource,
         tokens["access_token"].as_str(),
         &call("create_text_note"),

@@ -45,13 +45,14 @@ async fn cross_owner(backend: Backend) {
     let create = |subject: &'static str, title: &'static str| {
         let s = s.clone();
         async move {
-            let r = s
-                .call_tool(
-                    who(subject, &rw),
-                    "create_text_note",
-                    json!({"title": title, "body": "secret of ".to_owned() + subject}),
-                )
-                .await;
+            let r = mcpgen::testing::call_answering(
+                &s,
+                who(subject, &rw),
+                "create_text_note",
+                json!({"title": title, "body": "secret of ".to_owned() + subject}),
+                mcpgen::testing::yes(),
+            )
+            .await;
             r["result"]["structuredContent"]["note"]["id"]
                 .as_str()
                 .unwrap()
@@ -243,13 +244,14 @@ async fn reads_change_nothing(backend: Backend) {
     let db = fresh::<Notes>(backend, "reads-unchanged").await;
     let s = server(Notes, &db, "local").await;
     let rw = ["notes:read", "notes:write"];
-    let created = s
-        .call_tool(
-            who("alice", &rw),
-            "create_text_note",
-            json!({"title": "t", "body": "b"}),
-        )
-        .await;
+    let created = mcpgen::testing::call_answering(
+        &s,
+        who("alice", &rw),
+        "create_text_note",
+        json!({"title": "t", "body": "b"}),
+        mcpgen::testing::yes(),
+    )
+    .await;
     let id = created["result"]["structuredContent"]["note"]["id"].clone();
     let files = |db: &Db| {
         let desc = db.describe().to_owned();

@@ -3,6 +3,7 @@
 //! annotations derived from the manifest, writes then reads in SQLite.
 
 use mcpgen::spec::Access;
+use mcpgen::testing::{call_answering, yes};
 use mcpgen::{Caller, Tools};
 use mcpgen_tests::databases::{Backend, fresh, server};
 use notes_app::Notes;
@@ -49,13 +50,15 @@ async fn scopes_from_the_manifest_are_enforced() {
 async fn a_write_then_a_read() {
     let db = fresh::<Notes>(Backend::of_this_run(), "registry-write").await;
     let s = server(Notes, &db, "local").await;
-    let created = s
-        .call_tool(
-            writer(),
-            "create_text_note",
-            json!({"title": " Groceries ", "body": "milk"}),
-        )
-        .await;
+    // The person confirms (create_text_note asks before it writes).
+    let created = call_answering(
+        &s,
+        writer(),
+        "create_text_note",
+        json!({"title": " Groceries ", "body": "milk"}),
+        yes(),
+    )
+    .await;
     let note = created["result"]["structuredContent"]["note"].clone();
     assert_eq!(note["title"], "Groceries", "trimmed: {created}");
     let id = note["id"].as_str().unwrap().to_owned();
@@ -99,14 +102,16 @@ async fn arguments_that_do_not_fit_the_input_type_are_refused() {
             "{text}"
         );
     }
-    // A blank title passes the schema (length 3) but not the handler's rule.
-    let blank = s
-        .call_tool(
-            writer(),
-            "create_text_note",
-            json!({"title": "   ", "body": "b"}),
-        )
-        .await;
+    // A blank title passes the schema (length 3) but not the handler's
+    // rule, which runs once the person has confirmed.
+    let blank = call_answering(
+        &s,
+        writer(),
+        "create_text_note",
+        json!({"title": "   ", "body": "b"}),
+        yes(),
+    )
+    .await;
     assert_eq!(
         blank["result"]["content"][0]["text"],
         "invalid arguments: title must be 1 to 200 characters"
@@ -155,10 +160,12 @@ async fn pages(backend: Backend) {
     let db = fresh::<Notes>(backend, "registry-pages").await;
     let s = server(Notes, &db, "local").await;
     for i in 0..7 {
-        s.call_tool(
+        call_answering(
+            &s,
             writer(),
             "create_text_note",
             json!({"title": format!("n{i}"), "body": "page"}),
+            yes(),
         )
         .await;
     }

@@ -30,7 +30,8 @@ fn rpc(id: u64, method: &str, params: Value) -> Value {
 }
 
 async fn create_note(url: &str, token: &str, title: &str) -> String {
-    let created = post(
+    // As a client whose person confirms the write.
+    let created = mcpgen_tests::notes::post_confirmed(
         url,
         Some(token),
         &rpc(

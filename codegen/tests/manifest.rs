@@ -149,7 +149,7 @@ data = "local"
     assert_eq!(
         got,
         [
-            "m.toml:15:1: in [tools.one]: unknown field `scop`, expected one of `title`, `description`, `access`, `scopes`, `public`, `records`, `annotations`, `calls_per_minute`, `timeout_ms`, `example`",
+            "m.toml:15:1: in [tools.one]: unknown field `scop`, expected one of `title`, `description`, `access`, `scopes`, `public`, `records`, `annotations`, `calls_per_minute`, `timeout_ms`, `example`, `confirm`, `without_elicitation`",
             "m.toml:19:10: in [tools.two]: unknown variant `sometimes`, expected `read` or `write`",
             "m.toml:22:1: in [records.note]: missing field `owner`",
             "m.toml:27:11: in [environments.local]: unknown variant `laptop`, expected one of `local`, `test`, `preview`, `staging`, `production`",

@@ -18,11 +18,17 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlparse
 
 import httpx2
-from mcp import Client
+from mcp import Client, types
 from mcp.client.auth import oauth2
 from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+
+
+async def confirm(context, params):
+    """The person says yes to the note's confirmation."""
+    return types.ElicitResult(action="accept", content={"confirm": True})
+
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -138,7 +144,8 @@ async def main(url, key, mode, document=None):
 
     timeout = httpx2.Timeout(30.0, read=120.0)
     async with httpx2.AsyncClient(auth=auth, timeout=timeout, event_hooks={"request": [seen]}) as http:
-        async with Client(streamable_http_client(url, http_client=http)) as client:
+        async with Client(streamable_http_client(url, http_client=http),
+                          elicitation_callback=confirm) as client:
             tools = await client.session.list_tools()
             found = await client.call_tool("search_owned_notes", {"query": ""})
             created = await client.call_tool("create_text_note", {"title": "Via OAuth", "body": "hello"})

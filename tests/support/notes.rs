@@ -65,6 +65,70 @@ pub async fn post(url: &str, credential: Option<&str>, body: &Value) -> Answer {
     }
 }
 
+/// POST the `tools/call` `body` as a 2026-07-28 client that can ask a
+/// person (elicitation declared), with `credential`, and say yes to every
+/// confirmation the call asks for: the call's final answer (its own, or a
+/// refusal before any question). For tests that need a write done; the
+/// confirmation itself is tested in `tests/confirmation.rs`.
+pub async fn post_confirmed(url: &str, credential: Option<&str>, body: &Value) -> Answer {
+    let name = body["params"]["name"]
+        .as_str()
+        .expect("a tools/call")
+        .to_owned();
+    let send = |more: Value| {
+        let mut params = body["params"].clone();
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+        });
+        if let Value::Object(more) = more {
+            params.as_object_mut().unwrap().extend(more);
+        }
+        let body =
+            json!({"jsonrpc": "2.0", "id": body["id"], "method": "tools/call", "params": params});
+        let name = name.clone();
+        async move {
+            let mut req = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", name);
+            if let Some(c) = credential {
+                req = req.header("authorization", format!("Bearer {c}"));
+            }
+            let res = req.body(body.to_string()).send().await.expect("answered");
+            let status = res.status().as_u16();
+            let challenge = res
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let headers = format!("{:?}", res.headers());
+            let text = res.text().await.unwrap();
+            Answer {
+                status,
+                challenge,
+                body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                raw: format!("{headers}\n{text}"),
+            }
+        }
+    };
+    let first = send(Value::Null).await;
+    let result = &first.body["result"];
+    if result["resultType"] != "input_required" {
+        return first;
+    }
+    let yes = json!({"action": "accept", "content": {"confirm": true}});
+    let answers: serde_json::Map<String, Value> = result["inputRequests"]
+        .as_object()
+        .expect("questions")
+        .keys()
+        .map(|k| (k.clone(), yes.clone()))
+        .collect();
+    send(json!({"requestState": result["requestState"], "inputResponses": answers})).await
+}
+
 /// Run `notes [storage args] ARGS`; (success, stdout, stderr).
 pub fn cli(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(notes_bin())

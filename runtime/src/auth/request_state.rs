@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
-use super::Sealer;
+use super::seal::Sealer;
 use crate::store::{Db, DbError, now};
 
 /// What a request state says, once its seal holds.

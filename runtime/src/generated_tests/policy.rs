@@ -90,7 +90,7 @@ pub(super) async fn send<S: Tools>(
 /// ask a person does (2026-07-28, elicitation declared): a confirmation the
 /// tool asks for is answered with `answer` (`{"action": "accept",
 /// "content": {"confirm": true}}` confirms).
-pub(super) async fn call_answering<S: Tools>(
+pub(crate) async fn call_answering<S: Tools>(
     server: &Arc<McpServer<S>>,
     caller: Option<Caller>,
     name: &str,
@@ -134,7 +134,7 @@ pub(super) async fn call_answering<S: Tools>(
 }
 
 /// The confirmation a person gives.
-pub(super) fn confirmed() -> Value {
+pub(crate) fn confirmed() -> Value {
     json!({"action": "accept", "content": {"confirm": true}})
 }
 
