@@ -527,7 +527,8 @@ fn clients_use_the_notes_app_with_a_created_key() {
 /// once (a result says so, nothing is written); over HTTP as a 2026-07-28
 /// client (input_required, then a retry with the answer) and as a
 /// 2025-11-25 one (a request on the call's event stream, answered by a
-/// POST), and over stdio.
+/// POST), and over stdio in both revisions (a 2025-11-25 question is a
+/// request on stdout, its answer a line on stdin).
 #[test]
 fn python_sdk_confirms_and_declines_a_write() {
     let bin = mcpgen_tests::process::notes_bin();
@@ -601,17 +602,19 @@ fn python_sdk_confirms_and_declines_a_write() {
             );
         }
     }
-    let data = mcpgen_tests::process::scratch_dir("confirm-stdio");
-    let key = key_for(&data);
-    let storage = data_args(&data);
-    let out = Command::new(&c.python)
-        .arg(&script)
-        .args(["stdio", "auto", bin, "stdio"])
-        .args(&storage)
-        .env("MCPGEN_TOKEN", &key)
-        .output()
-        .unwrap();
-    check(&out, "2026-07-28");
+    for (mode, protocol) in [("auto", "2026-07-28"), ("legacy", "2025-11-25")] {
+        let data = mcpgen_tests::process::scratch_dir(&format!("confirm-stdio-{mode}"));
+        let key = key_for(&data);
+        let storage = data_args(&data);
+        let out = Command::new(&c.python)
+            .arg(&script)
+            .args(["stdio", mode, bin, "stdio"])
+            .args(&storage)
+            .env("MCPGEN_TOKEN", &key)
+            .output()
+            .unwrap();
+        check(&out, protocol);
+    }
 }
 
 /// The Python SDK's OAuth client connects to the example app with nothing

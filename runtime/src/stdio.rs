@@ -46,6 +46,9 @@ where
     let mut reader = BufReader::new(input);
     let mut tasks = JoinSet::new();
     let mut line = Vec::new();
+    // The process is the session: what a 2025-11-25 client's `initialize`
+    // declared holds for its later calls.
+    let mut legacy_asks = false;
     loop {
         line.clear();
         let (n, overflow) = read_line_bounded(&mut reader, &mut line, limit).await?;
@@ -62,6 +65,9 @@ where
         }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
+        }
+        if let Some(asks) = dispatch::session::initialize_declares_elicitation(&line) {
+            legacy_asks = asks;
         }
         let caller: Option<Caller> = match &credential {
             None => None,
@@ -92,6 +98,7 @@ where
                 caller,
                 transport: "stdio",
                 peer: None,
+                legacy_asks,
                 timing: dispatch::Timing {
                     started: crate::trace::now(),
                     authenticated: None,

@@ -44,18 +44,16 @@ pub(super) struct Resume {
 
 impl Resume {
     /// Take `requestState` and `inputResponses` out of a call's `params`;
-    /// `can_ask` from its `_meta` (2026-07-28) or its session
-    /// (2025-11-25 over HTTP).
-    pub(super) fn take(params: &mut Map<String, Value>, era: Era, session_can_ask: bool) -> Self {
+    /// `can_ask` from its `_meta` (2026-07-28), or what its transport knows
+    /// of the client's `initialize` (2025-11-25: `legacy_asks`).
+    pub(super) fn take(params: &mut Map<String, Value>, era: Era, legacy_asks: bool) -> Self {
         let can_ask = match era {
-            Era::Modern => params
-                .get("_meta")
-                .and_then(|m| m.get(meta::CLIENT_CAPABILITIES))
-                .and_then(|c| c.get("elicitation"))
-                .and_then(Value::as_object)
-                // `{}` is form mode; a client naming modes must name form.
-                .is_some_and(|e| e.is_empty() || e.contains_key("form")),
-            Era::Legacy => session_can_ask,
+            Era::Modern => super::session::declares_elicitation(
+                params
+                    .get("_meta")
+                    .and_then(|m| m.get(meta::CLIENT_CAPABILITIES)),
+            ),
+            Era::Legacy => legacy_asks,
         };
         Self {
             state: params.remove("requestState"),

@@ -74,11 +74,12 @@ pub(super) fn prepare<S: Tools>(
         .open(incoming.transport, &peer, &name, caller.as_ref());
     match admit(server, &name, &mut msg, caller.as_ref(), &mut audit) {
         Ok((index, arguments)) => {
-            let session_can_ask = incoming
-                .headers
-                .as_ref()
-                .is_some_and(|h| super::session::can_ask(h.session));
-            let resume = Resume::take(&mut msg.params, era, session_can_ask);
+            let legacy_asks = incoming.legacy_asks
+                || incoming
+                    .headers
+                    .as_ref()
+                    .is_some_and(|h| super::session::can_ask(h.session));
+            let resume = Resume::take(&mut msg.params, era, legacy_asks);
             let meta = msg.meta();
             let progress_token = meta
                 .and_then(|m| m.get("progressToken"))

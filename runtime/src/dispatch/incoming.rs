@@ -19,6 +19,9 @@ pub(crate) struct Incoming<'a> {
     pub(crate) transport: &'static str,
     /// The peer's address (HTTP), for the audit trail.
     pub(crate) peer: Option<IpAddr>,
+    /// stdio: the client declared elicitation in its `initialize` (over
+    /// HTTP its session says so, in `headers`).
+    pub(crate) legacy_asks: bool,
     /// When tracing: when the request arrived, and how its credential was
     /// checked (HTTP).
     pub(crate) timing: Timing,

@@ -24,7 +24,7 @@ mod era;
 mod incoming;
 mod methods;
 mod reply;
-mod session;
+pub(crate) mod session;
 
 pub(crate) use call::ToolCall;
 pub(crate) use entries::EntryCall;
@@ -304,6 +304,7 @@ impl<S: Tools> McpServer<S> {
             caller,
             transport,
             peer: None,
+            legacy_asks: false,
             timing: Timing::default(),
         };
         match decide(self, incoming) {

@@ -17,14 +17,32 @@ const ASKS: &str = "mcpgen-e1-";
 /// Sessions of clients that did not.
 const SILENT: &str = "mcpgen-e0-";
 
-/// The session for the client that sent `initialize` `msg`.
-pub(crate) fn issue(msg: &Message) -> String {
-    let asks = msg
-        .params
-        .get("capabilities")
+/// Whether `capabilities` (a client's) declare form elicitation: an
+/// `elicitation` object that is empty (form mode, as 2025-06-18 wrote it)
+/// or names `form`.
+pub(crate) fn declares_elicitation(capabilities: Option<&Value>) -> bool {
+    capabilities
         .and_then(|c| c.get("elicitation"))
         .and_then(Value::as_object)
-        .is_some_and(|e| e.is_empty() || e.contains_key("form"));
+        .is_some_and(|e| e.is_empty() || e.contains_key("form"))
+}
+
+/// Whether the JSON-RPC message `line` is an `initialize` and, if so,
+/// whether its client declared elicitation (stdio, where the process is
+/// the session, remembers it).
+pub(crate) fn initialize_declares_elicitation(line: &[u8]) -> Option<bool> {
+    // Only lines that can be one are parsed.
+    if !line.windows(12).any(|w| w == b"\"initialize\"") {
+        return None;
+    }
+    let msg: Value = serde_json::from_slice(line).ok()?;
+    (msg.get("method")? == "initialize")
+        .then(|| declares_elicitation(msg.get("params").and_then(|p| p.get("capabilities"))))
+}
+
+/// The session for the client that sent `initialize` `msg`.
+pub(crate) fn issue(msg: &Message) -> String {
+    let asks = declares_elicitation(msg.params.get("capabilities"));
     let mut b = [0u8; 16];
     aws_lc_rs::rand::fill(&mut b).expect("the system random number generator is unavailable");
     let id: String = b.iter().map(|x| format!("{x:02x}")).collect();

@@ -82,6 +82,7 @@ async fn handle_post<S: Tools>(
         caller,
         transport: "http",
         peer,
+        legacy_asks: false,
         timing: dispatch::Timing {
             started: authenticated.map(|(start, _)| start),
             authenticated,
