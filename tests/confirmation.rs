@@ -70,6 +70,18 @@ fn answer(action: &str, confirm: bool) -> Value {
     }
 }
 
+/// The retry of a call of `create_text_note` with `arguments`, carrying
+/// `state` and the answers `responses`.
+async fn retry(
+    url: &str,
+    credential: &str,
+    arguments: &Value,
+    state: &Value,
+    responses: Value,
+) -> Value {
+    retry(url, credential, arguments, &state, responses).await
+}
+
 /// The titles of `owner`'s notes, straight from the database.
 async fn titles(data: &std::path::Path, owner: &str) -> Vec<String> {
     let db = open_for(data).await;
@@ -140,44 +152,38 @@ async fn a_write_runs_only_on_a_yes_for_exactly_that_call_answered_once_on_any_i
         "boolean"
     );
     assert!(asked.get("content").is_none(), "{asked}");
-    let state = asked["requestState"].as_str().unwrap().to_owned();
+    let state = asked["requestState"].clone();
+    assert!(state.is_string(), "{asked}");
     assert!(titles(&data, "alice").await.is_empty());
 
     // Someone else's answer to alice's question, other arguments, a
     // forged state: refused, nothing written.
-    let by_bob = modern_call(
-        &two.url,
-        bob,
-        &groceries,
-        json!({"requestState": state, "inputResponses": answer("accept", true)}),
-        true,
-    )
-    .await;
+    let by_bob = retry(&two.url, bob, &groceries, &state, answer("accept", true)).await;
     assert!(
         refusal(&by_bob).contains("belongs to another call"),
         "{by_bob}"
     );
-    let other_arguments = modern_call(
+    let other_arguments = retry(
         &two.url,
         alice,
         &json!({"title": "Something else", "body": "milk"}),
-        json!({"requestState": state, "inputResponses": answer("accept", true)}),
-        true,
+        &state,
+        answer("accept", true),
     )
     .await;
     assert!(
         refusal(&other_arguments).contains("belongs to another call"),
         "{other_arguments}"
     );
-    let mut forged = state.clone();
+    let mut forged = state.as_str().unwrap().to_owned();
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });
-    let forged = modern_call(
+    let forged = retry(
         &two.url,
         alice,
         &groceries,
-        json!({"requestState": forged, "inputResponses": answer("accept", true)}),
-        true,
+        &json!(forged),
+        answer("accept", true),
     )
     .await;
     assert!(
@@ -187,26 +193,12 @@ async fn a_write_runs_only_on_a_yes_for_exactly_that_call_answered_once_on_any_i
     assert!(titles(&data, "alice").await.is_empty());
 
     // Alice's yes, on the other instance: the note is written.
-    let done = modern_call(
-        &two.url,
-        alice,
-        &groceries,
-        json!({"requestState": state, "inputResponses": answer("accept", true)}),
-        true,
-    )
-    .await;
+    let done = retry(&two.url, alice, &groceries, &state, answer("accept", true)).await;
     assert_eq!(done["isError"], false, "{done}");
     assert_eq!(done["resultType"], "complete");
     assert_eq!(done["structuredContent"]["note"]["title"], "Groceries");
     // The same yes again, on the first instance: spent.
-    let again = modern_call(
-        &one.url,
-        alice,
-        &groceries,
-        json!({"requestState": state, "inputResponses": answer("accept", true)}),
-        true,
-    )
-    .await;
+    let again = retry(&one.url, alice, &groceries, &state, answer("accept", true)).await;
     assert!(refusal(&again).contains("answered already"), "{again}");
     assert_eq!(titles(&data, "alice").await, ["Groceries"]);
 
@@ -226,12 +218,12 @@ async fn a_write_runs_only_on_a_yes_for_exactly_that_call_answered_once_on_any_i
         )
         .await;
         let state = ask["requestState"].clone();
-        let result = modern_call(
+        let result = retry(
             &two.url,
             alice,
             &json!({"title": "No", "body": ""}),
-            json!({"requestState": state, "inputResponses": responses}),
-            true,
+            &state,
+            responses,
         )
         .await;
         assert!(refusal(&result).contains(expected), "{result}");
@@ -244,13 +236,12 @@ async fn a_write_runs_only_on_a_yes_for_exactly_that_call_answered_once_on_any_i
         true,
     )
     .await;
-    let unasked = modern_call(
+    let unasked = retry(
         &one.url,
         alice,
         &json!({"title": "No", "body": ""}),
-        json!({"requestState": ask["requestState"],
-               "inputResponses": {"other": {"action": "accept", "content": {"confirm": true}}}}),
-        true,
+        &ask["requestState"],
+        json!({"other": {"action": "accept", "content": {"confirm": true}}}),
     )
     .await;
     assert_eq!(unasked["resultType"], "input_required", "{unasked}");
@@ -298,12 +289,12 @@ async fn an_answer_after_its_time_is_refused() {
     let args = json!({"title": "Late", "body": ""});
     let asked = modern_call(&server.url, alice, &args, json!({}), true).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let late = modern_call(
+    let late = retry(
         &server.url,
         alice,
         &args,
-        json!({"requestState": asked["requestState"], "inputResponses": answer("accept", true)}),
-        true,
+        &asked["requestState"],
+        answer("accept", true),
     )
     .await;
     assert!(refusal(&late).contains("has expired"), "{late}");

@@ -535,21 +535,7 @@ fn python_sdk_confirms_and_declines_a_write() {
     let c = clients();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/confirm_client.py");
     let key_for = |data: &Path| {
-        let out = Command::new(bin)
-            .args(data_args(data))
-            .args([
-                "keys",
-                "create",
-                "--owner",
-                "alice",
-                "--scopes",
-                "notes:read,notes:write",
-                "--json",
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        let key: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let key = mcpgen_tests::notes::create_key(data, "alice", "notes:read,notes:write", &[]);
         key["key"].as_str().unwrap().to_owned()
     };
     let check = |out: &Output, protocol: &str| {

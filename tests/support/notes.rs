@@ -48,7 +48,11 @@ pub async fn post(url: &str, credential: Option<&str>, body: &Value) -> Answer {
     if let Some(c) = credential {
         req = req.header("authorization", format!("Bearer {c}"));
     }
-    let res = req.body(body.to_string()).send().await.expect("answered");
+    answer(req.body(body.to_string()).send().await.expect("answered")).await
+}
+
+/// What `res` says, read whole.
+async fn answer(res: reqwest::Response) -> Answer {
     let status = res.status().as_u16();
     let challenge = res
         .headers()
@@ -98,20 +102,7 @@ pub async fn post_confirmed(url: &str, credential: Option<&str>, body: &Value) -
             if let Some(c) = credential {
                 req = req.header("authorization", format!("Bearer {c}"));
             }
-            let res = req.body(body.to_string()).send().await.expect("answered");
-            let status = res.status().as_u16();
-            let challenge = res
-                .headers()
-                .get("www-authenticate")
-                .map(|v| v.to_str().unwrap().to_owned());
-            let headers = format!("{:?}", res.headers());
-            let text = res.text().await.unwrap();
-            Answer {
-                status,
-                challenge,
-                body: serde_json::from_str(&text).unwrap_or(Value::Null),
-                raw: format!("{headers}\n{text}"),
-            }
+            answer(req.body(body.to_string()).send().await.expect("answered")).await
         }
     };
     let first = send(Value::Null).await;
