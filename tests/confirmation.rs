@@ -79,7 +79,8 @@ async fn retry(
     state: &Value,
     responses: Value,
 ) -> Value {
-    retry(url, credential, arguments, &state, responses).await
+    let extra = json!({"requestState": state, "inputResponses": responses});
+    modern_call(url, credential, arguments, extra, true).await
 }
 
 /// The titles of `owner`'s notes, straight from the database.

@@ -56,9 +56,6 @@ impl RequestState {
         asked: Vec<String>,
         answers: Map<String, Value>,
     ) -> Self {
-        let mut nonce = [0u8; 18];
-        aws_lc_rs::rand::fill(&mut nonce)
-            .expect("the system random number generator is unavailable");
         Self {
             kind: KIND.to_owned(),
             tool: tool.to_owned(),
@@ -66,7 +63,7 @@ impl RequestState {
             client: client.to_owned(),
             arguments: arguments_hash(arguments),
             expires_at: now().saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
-            nonce: hex(&nonce),
+            nonce: super::signer::random_token(18),
             asked,
             answers,
         }

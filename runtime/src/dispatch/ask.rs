@@ -145,16 +145,14 @@ pub(super) async fn settle<S: Tools>(
                 call.spec.name
             )),
         )),
-        Err(Unanswered::InputRequired) => {
-            let Asker::Rounds(rounds) = asking else {
-                unreachable!("only rounds end a call for input")
-            };
-            Err(Stop::Ask {
-                asked: rounds.take_asked(),
-                answers: rounds.answers().clone(),
+        Err(Unanswered::InputRequired) => match asking.unanswered() {
+            Some((asked, answers)) => Err(Stop::Ask {
+                asked,
+                answers,
                 verdict: Verdict::ConfirmationAsked,
-            })
-        }
+            }),
+            None => unconfirmable(&call, confirm).map(|()| asker),
+        },
         Err(Unanswered::Unable) => unconfirmable(&call, confirm).map(|()| asker),
         Err(Unanswered::Malformed) => Err(refused(
             Verdict::AnswerMalformed,

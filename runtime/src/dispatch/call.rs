@@ -22,7 +22,6 @@ use crate::error::ToolError;
 use crate::handler::LogLevel;
 use crate::handler::context::Invocation;
 use crate::handler::context::Notifier;
-use crate::handler::elicit::Asker;
 use crate::handler::output::CallToolResult;
 use crate::policy::{InvalidParams, Rejection};
 use crate::protocol::{Message, meta};
@@ -297,15 +296,13 @@ impl<S: Tools> ToolCall<S> {
         drop(notifier);
         // The handler asked a question (2026-07-28): its work so far is
         // rolled back, and the call ends with the question.
-        if let (
-            Err(Failure::Tool(ToolError::InputRequired)),
-            Some(Asker::Rounds(rounds)),
-            Some(args),
-        ) = (&outcome, &asker, &kept)
+        if let (Err(Failure::Tool(ToolError::InputRequired)), Some(asker), Some(args)) =
+            (&outcome, &asker, &kept)
+            && let Some((asked, answers)) = asker.unanswered()
         {
             let stop = Stop::Ask {
-                asked: rounds.take_asked(),
-                answers: rounds.answers().clone(),
+                asked,
+                answers,
                 verdict: Verdict::QuestionAsked,
             };
             return self.stop(stop, args).await;

@@ -43,9 +43,7 @@ pub(crate) fn initialize_declares_elicitation(line: &[u8]) -> Option<bool> {
 /// The session for the client that sent `initialize` `msg`.
 pub(crate) fn issue(msg: &Message) -> String {
     let asks = declares_elicitation(msg.params.get("capabilities"));
-    let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b).expect("the system random number generator is unavailable");
-    let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let id = crate::auth::signer::random_token(16);
     format!("{}{id}", if asks { ASKS } else { SILENT })
 }
 

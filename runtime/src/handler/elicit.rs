@@ -122,6 +122,16 @@ pub(crate) enum Asker {
 }
 
 impl Asker {
+    /// A 2026-07-28 round that must end with its questions: those asked,
+    /// and the answers so far (for the next request state). `None` for a
+    /// stream, which waits for its answers instead.
+    pub(crate) fn unanswered(&self) -> Option<(Map<String, Value>, Map<String, Value>)> {
+        match self {
+            Asker::Rounds(r) => Some((r.take_asked(), r.answers.clone())),
+            Asker::Stream(_) => None,
+        }
+    }
+
     /// Put `question` to the client under `key` (or the next numbered
     /// key), and wait for the answer where the transport can.
     pub(crate) async fn ask(
@@ -170,18 +180,13 @@ impl Rounds {
     }
 
     /// The questions asked this round, by key.
-    pub(crate) fn take_asked(&self) -> Map<String, Value> {
+    fn take_asked(&self) -> Map<String, Value> {
         std::mem::take(
             &mut self
                 .asked
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
-    }
-
-    /// The answers this round came with.
-    pub(crate) fn answers(&self) -> &Map<String, Value> {
-        &self.answers
     }
 }
 
@@ -336,7 +341,7 @@ mod tests {
         content.insert("x".into(), json!(1));
         assert_eq!(round.ask(None, &q), Ok(Answer::Accept(content)));
         assert_eq!(round.ask(None, &q), Err(Unanswered::InputRequired));
-        let asked = round.take_asked();
+        let asked = Asker::Rounds(round).unanswered().unwrap().0;
         assert_eq!(asked.keys().collect::<Vec<_>>(), ["q2"]);
         assert_eq!(asked["q2"]["method"], "elicitation/create");
         assert_eq!(asked["q2"]["params"]["mode"], "form");
