@@ -534,3 +534,79 @@ async fn a_2025_client_is_asked_on_the_call_s_stream_and_only_its_own_answer_cou
     }
     assert_eq!(titles(&data, "alice").await, ["Streamed"]);
 }
+
+/// A handler's own question (`cx.elicit`), asked of a 2026-07-28 client:
+/// the call ends with `input_required` (the handler's work rolled back),
+/// the retry with the answer runs the handler again, which now finds it.
+/// The conformance fixture's `test_elicitation`, a public tool.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handler_s_question_is_a_round_trip_in_2026() {
+    let fixture = HttpServer::start(env!("CARGO_BIN_EXE_mcpgen-conformance-fixture"), &[]);
+    let call = |extra: Value, asks: bool| {
+        let url = fixture.url.clone();
+        async move {
+            let mut params = json!({
+                "name": "test_elicitation",
+                "arguments": {"message": "Who are you?"},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": MODERN,
+                    "io.modelcontextprotocol/clientCapabilities":
+                        if asks { json!({"elicitation": {"form": {}}}) } else { json!({}) },
+                },
+            });
+            params
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let res = reqwest::Client::new()
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", MODERN)
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "test_elicitation")
+                .body(
+                    json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params})
+                        .to_string(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let body: Value = res.json().await.unwrap();
+            body["result"].clone()
+        }
+    };
+    let asked = call(json!({}), true).await;
+    assert_eq!(asked["resultType"], "input_required", "{asked}");
+    let question = &asked["inputRequests"]["q1"];
+    assert_eq!(question["method"], "elicitation/create");
+    assert_eq!(question["params"]["message"], "Who are you?");
+    assert_eq!(
+        question["params"]["requestedSchema"]["required"],
+        json!(["username", "email"])
+    );
+    let answered = call(
+        json!({"requestState": asked["requestState"], "inputResponses": {"q1": {
+            "action": "accept", "content": {"username": "ada", "email": "ada@example.com"}}}}),
+        true,
+    )
+    .await;
+    assert_eq!(answered["resultType"], "complete", "{answered}");
+    assert_eq!(
+        answered["content"][0]["text"],
+        "User response: Elicitation completed: action=accept, content={\"email\":\"ada@example.com\",\"username\":\"ada\"}"
+    );
+    // The state was spent with that answer.
+    let again = call(
+        json!({"requestState": asked["requestState"], "inputResponses": {"q1": {"action": "decline"}}}),
+        true,
+    )
+    .await;
+    assert!(refusal(&again).contains("answered already"), "{again}");
+    // A client that cannot ask: the handler's question fails the call, saying why.
+    let silent = call(json!({}), false).await;
+    assert!(
+        refusal(&silent).contains("this client cannot ask one"),
+        "{silent}"
+    );
+}
