@@ -343,6 +343,16 @@ impl Legacy {
         }
     }
 
+    /// The HTTP status of POSTing `body` as `credential`.
+    async fn status(&self, credential: &str, body: &Value) -> u16 {
+        self.request(credential, body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     fn request(&self, credential: &str, body: &Value) -> reqwest::RequestBuilder {
         let mut req = reqwest::Client::new()
             .post(&self.url)
@@ -424,44 +434,17 @@ async fn a_2025_client_is_asked_on_the_call_s_stream_and_only_its_own_answer_cou
         "{text}"
     );
     let unknown = json!({"jsonrpc": "2.0", "id": "elicit-0000", "result": {"action": "accept"}});
-    assert_eq!(
-        client
-            .request(&alice, &unknown)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        400
-    );
+    assert_eq!(client.status(&alice, &unknown).await, 400);
     assert!(titles(&data, "alice").await.is_empty());
     // Alice's own answer: accepted, and the call finishes on its stream.
-    assert_eq!(
-        client
-            .request(&alice, &yes)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        202
-    );
+    assert_eq!(client.status(&alice, &yes).await, 202);
     let done = next_event(&mut res, &mut buf, |v| v["id"] == 2).await;
     assert_eq!(
         done["result"]["structuredContent"]["note"]["title"], "Streamed",
         "{done}"
     );
     // Answered once: the same answer again reaches nothing.
-    assert_eq!(
-        client
-            .request(&alice, &yes)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        400
-    );
+    assert_eq!(client.status(&alice, &yes).await, 400);
 
     // A "no", and a client that answers the request with an error (it
     // cannot ask after all): nothing written.
@@ -484,16 +467,7 @@ async fn a_2025_client_is_asked_on_the_call_s_stream_and_only_its_own_answer_cou
             .as_object_mut()
             .unwrap()
             .extend(reply.as_object().unwrap().clone());
-        assert_eq!(
-            client
-                .request(&alice, &response)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-            202
-        );
+        assert_eq!(client.status(&alice, &response).await, 202);
         let done = next_event(&mut res, &mut buf, |v| v["id"] == 2).await;
         assert!(refusal(&done["result"]).contains(expected), "{done}");
     }

@@ -477,49 +477,32 @@ fn clients_use_the_notes_app_with_a_created_key() {
     );
     assert!(stdio.status.success(), "{}", text(&stdio));
     assert_eq!(tool_names(&json_stdout(&stdio)), all);
-    let search = inspector(
-        &[
-            &[bin, "stdio"],
-            &storage[..],
+    // Inspector over stdio searches the notes.
+    let search = |query: &str| {
+        let arg = format!("query={query}");
+        let out = inspector(
             &[
-                "-e",
-                &env,
-                "--method",
-                "tools/call",
-                "--tool-name",
-                "search_owned_notes",
-                "--tool-arg",
-                "query=inspector",
-            ],
-        ]
-        .concat(),
-    );
-    assert!(search.status.success(), "{}", text(&search));
+                &[bin, "stdio"],
+                &storage[..],
+                &[
+                    "-e",
+                    &env,
+                    "--method",
+                    "tools/call",
+                    "--tool-name",
+                    "search_owned_notes",
+                    "--tool-arg",
+                    &arg,
+                ],
+            ]
+            .concat(),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        json_stdout(&out)["structuredContent"]["notes"].clone()
+    };
     // Only the note a person confirmed exists.
-    let notes = &json_stdout(&search)["structuredContent"]["notes"];
-    assert_eq!(notes.as_array().map(Vec::len), Some(0), "{notes}");
-    let search = inspector(
-        &[
-            &[bin, "stdio"],
-            &storage[..],
-            &[
-                "-e",
-                &env,
-                "--method",
-                "tools/call",
-                "--tool-name",
-                "search_owned_notes",
-                "--tool-arg",
-                "query=python",
-            ],
-        ]
-        .concat(),
-    );
-    assert!(search.status.success(), "{}", text(&search));
-    assert_eq!(
-        json_stdout(&search)["structuredContent"]["notes"][0]["title"],
-        "From Python"
-    );
+    assert_eq!(search("inspector"), json!([]));
+    assert_eq!(search("python")[0]["title"], "From Python");
 }
 
 /// The Python SDK drives the example's confirmation end to end: its
